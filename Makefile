@@ -1,0 +1,34 @@
+# The workbook's commands. `make all` is the main job, `make test` runs the tests.
+# Both set up everything they need first (scripts/setup.sh is idempotent).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all setup release book book-instructor test test-fast bench clean
+
+all: setup release book
+
+setup:
+	bash scripts/setup.sh
+
+# Regenerate the student notebooks in release/ from source_notebooks/ with nbgrader.
+release: setup
+	$(BIN)/python -m course_lib.instructor.release
+
+# Student build of the book into _build/html.
+book: setup
+	$(BIN)/python -m course_lib.instructor.book --audience student
+
+# Instructor build (adds written-answer solutions) into _build/instructor/html.
+book-instructor: setup
+	$(BIN)/python -m course_lib.instructor.book --audience instructor
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python scripts/bench_checks.py
+
+clean:
+	rm -rf _build gradebook.db

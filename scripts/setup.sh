@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up everything the workbook needs on a fresh Linux machine:
+#   - the graphviz binary (`dot`), from the system's package manager;
+#   - a Python virtual environment in .venv with course_lib and its extras;
+#   - the JavaScript assets the offline book serves (MathJax), from npm.
+# Safe to run again: each step is skipped when already up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- system packages -------------------------------------------------------
+need_apt=()
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+if ((${#need_apt[@]})); then
+    say "installing system packages: ${need_apt[*]}"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+    elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        sudo apt-get update -q
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+    else
+        echo "Please install: ${need_apt[*]} (e.g. 'brew install graphviz' on macOS)" >&2
+        exit 1
+    fi
+fi
+
+# --- Python environment ----------------------------------------------------
+stamp="$VENV/.course-stamp"
+want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing course_lib and its extras into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+    "$VENV/bin/python" -m pip install -q -e ".[all]"
+    echo "$want" > "$stamp"
+fi
+
+# --- book assets (offline MathJax etc.) -------------------------------------
+if [ -f book/package.json ]; then
+    lock="$(cat book/package.json book/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)"
+    if [ "$(cat book/vendor/.stamp 2>/dev/null)" != "$lock" ]; then
+        say "installing the book's JavaScript assets with npm"
+        command -v npm >/dev/null 2>&1 || { echo "npm is needed for the book's offline assets" >&2; exit 1; }
+        (cd book && npm ci --no-audit --no-fund --loglevel=error)
+        "$VENV/bin/python" scripts/vendor_assets.py
+        echo "$lock" > book/vendor/.stamp
+    fi
+fi
+say "environment ready: $($VENV/bin/python --version), $(dot -V 2>&1)"
