@@ -8,4 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .notebook import setup_notebook
+
+__all__ = ["__version__", "setup_notebook"]

@@ -1,0 +1,90 @@
+# nbgrader configuration for Problem Set 1, "backpropagation from scratch".
+#
+# nbgrader (0.9.6) reads this file from the current working directory, so run
+# every `nbgrader ...` command from the repository root (the course root).
+# `alembic` must be on PATH when nbgrader creates the gradebook: put
+# .venv/bin first on PATH (the Makefile does).
+#
+# Grading flow: nbgrader generate_assignment ps1   (source_notebooks/ -> release/)
+#               collect into submitted/<student>/ps1/
+#               nbgrader autograde ps1
+#               grade written answers in formgrader
+#               nbgrader generate_feedback ps1
+# `make release` (python -m course_lib.instructor.release) regenerates release/
+# with the same settings in a scratch course root, so it touches no gradebook.
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets when it loads this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# --- the course --------------------------------------------------------------
+# One id for the course; the gradebook records it with every assignment.
+c.CourseDirectory.course_id = "backprop-ps1"
+
+# The course root is the folder of this file, not the shell's cwd, so a
+# command run from elsewhere (or a copy of this file in a scratch course, as the
+# tests do) still finds its own folders.
+c.CourseDirectory.root = HERE
+
+# Folder names under the root. source/release are renamed to match the
+# repository layout; submitted/autograded/feedback keep nbgrader's names
+# (all three are gitignored: they hold students' work).
+c.CourseDirectory.source_directory = "source_notebooks"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+
+# The gradebook: SQLite in the course root (gitignored). It stores the source
+# cells, hidden tests included, so it must never be shared with students.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+
+# Never copy these into release/ or autograded/ (nbgrader's defaults, plus
+# editor and OS litter).
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    ".DS_Store",
+]
+
+# --- generate_assignment -----------------------------------------------------
+# Create the assignment in the gradebook on the fly: no `nbgrader db
+# assignment add` (and no student list) is needed before generating.
+c.GenerateAssignment.create_assignment = True
+
+# What replaces a code solution region in the student's notebook. It raises,
+# so a blank notebook fails its test cells instead of passing them silently.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# What replaces a written answer (markdown solution cell).
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Strip `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` from release
+# notebooks (on by default; stated so nobody turns it off by accident).
+# autograde puts them back from the gradebook.
+c.ClearHiddenTests.enabled = True
+
+# --- autograde ---------------------------------------------------------------
+# Students are created in the gradebook when first autograded: no roster is
+# needed up front (`nbgrader db student import` stays optional).
+c.Autograde.create_student = True
+
+# If a student deleted a graded cell (a test cell or a written answer), put the
+# stored copy back instead of silently scoring it None. The re-added test cell
+# then runs against the student's code like any other.
+c.OverwriteCells.add_missing_cells = True
+
+# Seconds each cell may run under autograde (nbgrader's default is 30). The
+# later notebooks (Fashion-MNIST training, DeepDream) need minutes on a CPU
+# grading machine.
+c.Execute.timeout = 300
+# On a timeout, interrupt the kernel (SIGINT) and record a CellTimeoutError in
+# that cell, then go on with the next cells instead of abandoning the notebook.
+# Supported by nbgrader 0.9.6's Execute preprocessor (True is its default).
+c.Execute.interrupt_on_timeout = True
+# Execute.allow_errors is NOT configurable in nbgrader 0.9.6: the Execute
+# preprocessor redefines it without `config=True`, fixed to True, so an error in
+# one cell (a failing test) never stops the rest of the notebook being graded.
+# Setting it here would be silently ignored, so it is not set.

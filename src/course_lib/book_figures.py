@@ -1,0 +1,56 @@
+"""Figures drawn on the book's theory pages (see the ``plotly-figure`` directive).
+
+Each function takes no argument and returns a :class:`plotly.graph_objects.Figure`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def descent_step_figure() -> go.Figure:
+    """Loss along the steepest-descent ray of the chain-rule page's worked example.
+
+    For ``L = (w1 + w2) * w3`` at ``(w1, w2, w3) = (1.5, 0.5, -2)`` the gradient
+    is ``g = (w3, w3, w1 + w2) = (-2, -2, 2)``. The figure compares the loss
+    after a step of size ``eta``, ``L(w - eta * g)``, with the first-order
+    prediction ``L(w) - eta * |g|^2`` (the tangent line).
+    """
+    w = np.array([1.5, 0.5, -2.0])
+
+    def loss(v: np.ndarray) -> np.ndarray:
+        return (v[0] + v[1]) * v[2]
+
+    grad = np.array([w[2], w[2], w[0] + w[1]])
+    etas = np.linspace(0.0, 0.5, 101)
+    steps = w[:, None] - etas[None, :] * grad[:, None]
+    exact = loss(steps)
+    tangent = loss(w) - etas * float(grad @ grad)
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=etas, y=exact, mode="lines", name="loss after the step",
+        hovertemplate="η = %{x:.3f}<br>L = %{y:.4f}<extra></extra>",
+    ))
+    fig.add_trace(go.Scatter(
+        x=etas, y=tangent, mode="lines", name="first-order prediction",
+        line={"dash": "dash"},
+        hovertemplate="η = %{x:.3f}<br>prediction = %{y:.4f}<extra></extra>",
+    ))
+    eta0 = 0.01
+    fig.add_trace(go.Scatter(
+        x=[eta0], y=[float(loss(w - eta0 * grad))], mode="markers",
+        name="the step on this page (η = 0.01)", marker={"size": 10},
+        hovertemplate="η = 0.01<br>L = %{y:.4f}<extra></extra>",
+    ))
+    fig.update_layout(
+        title={"text": "One gradient step: the loss and its first-order prediction",
+               "x": 0.0, "xanchor": "left"},
+        xaxis_title="step size η",
+        yaxis_title="loss",
+        template="plotly_white",
+        height=420,
+        margin={"l": 60, "r": 20, "t": 80, "b": 50},
+        legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom"},
+    )
+    return fig

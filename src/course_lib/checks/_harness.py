@@ -1,0 +1,172 @@
+"""The machinery every check shares: failures that read well, safe calls into
+student code, a time budget, and number formatting.
+
+A check exercises a student's object, compares with an independent oracle and
+either prints one plain-text ``PASSED`` line or raises :class:`CheckFailure`
+whose message names the method, the input, expected vs got and the likely
+mistake. Nothing a student writes can make a check die with a traceback from
+inside ``course_lib`` or hang it.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import signal
+import threading
+import traceback
+from typing import Any, Callable, Iterator, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Seconds a single call into student code may take before it is stopped.
+CALL_BUDGET_S = 5.0
+
+
+class CheckFailure(AssertionError):
+    """A check found a mistake. The message says what, where and why.
+
+    It is an ``AssertionError`` so nbgrader and pytest count it as a failed
+    test. In Jupyter only the message is shown, not course_lib's traceback.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _render_traceback_(self) -> list[str]:  # IPython hook: message only
+        return ["CHECK FAILED", *self.message.splitlines()]
+
+
+class NotImplementedYet(CheckFailure):
+    """The student's code still raises ``NotImplementedError``."""
+
+
+class StudentTimeout(Exception):
+    """Raised inside student code when its time budget runs out."""
+
+
+def fmt(x: Any) -> str:
+    """A short, exact-enough rendering of a number for messages."""
+    if isinstance(x, bool) or x is None:
+        return repr(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return repr(x)
+        if x == 0:
+            return "0.0"
+        if abs(x) >= 1e5 or abs(x) < 1e-4:
+            return f"{x:.6g}"
+        text = f"{x:.6f}".rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    return repr(x)
+
+
+def close(got: float, want: float, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """``|got - want| <= atol + rtol * |want|``, and NaN never matches."""
+    return abs(got - want) <= atol + rtol * abs(want)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float = CALL_BUDGET_S) -> Iterator[None]:
+    """Interrupt the block with :class:`StudentTimeout` after ``seconds``.
+
+    Uses a real-time interval timer, which works in the main thread on Unix
+    (Jupyter kernels, nbgrader, pytest). Elsewhere the block runs unbounded.
+    """
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):  # noqa: ARG001
+        raise StudentTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _student_frame(exc: BaseException) -> str:
+    """``' (line N of your code: `...`)'`` for the innermost frame outside course_lib."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        parts = frame.filename.replace("\\", "/").split("/")
+        if not {"course_lib", "site-packages", "dist-packages"} & set(parts) and not (
+            frame.filename.startswith("<frozen")
+        ):
+            code = (frame.line or "").strip()
+            where = f"line {frame.lineno} of your code"
+            return f" ({where}: `{code}`)" if code else f" ({where})"
+    return ""
+
+
+def call(method: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run student code ``fn(*args, **kwargs)``; turn every way it can go wrong
+    into a :class:`CheckFailure` that names ``method`` and ``what`` was done."""
+    try:
+        with time_budget():
+            return fn(*args, **kwargs)
+    except CheckFailure:
+        raise
+    except NotImplementedError as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        raise NotImplementedYet(
+            f"{method}: not implemented yet{detail}. Replace `raise NotImplementedError()` "
+            f"with your code, run that cell again, then this one."
+        ) from None
+    except StudentTimeout:
+        raise CheckFailure(
+            f"{method}: {what} did not finish within {CALL_BUDGET_S:g} s. "
+            f"Is there a loop that never ends (a graph walk that revisits nodes forever)?"
+        ) from None
+    except RecursionError:
+        raise CheckFailure(
+            f"{method}: {what} raised RecursionError (too deep recursion). "
+            f"Does a method call itself without end, e.g. a node listed as its own child?"
+        ) from None
+    except Exception as exc:  # anything the student's code raised
+        raise CheckFailure(
+            f"{method}: {what} raised {type(exc).__name__}: {exc}{_student_frame(exc)}"
+        ) from None
+
+
+def passed(title: str, detail: str = "") -> None:
+    """Print the plain-text success line of a check."""
+    print(f"PASSED: {title}" + (f" ({detail})" if detail else ""))
+
+
+def guarded(title: str) -> Callable[[F], F]:
+    """Decorator for a public check: any unexpected error inside the check
+    (a student object missing an attribute, returning a strange type, ...) is
+    reported as a :class:`CheckFailure` about ``title`` instead of an internal
+    traceback."""
+
+    def decorate(check: F) -> F:
+        @functools.wraps(check)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return check(*args, **kwargs)
+            except CheckFailure:
+                raise
+            except Exception as exc:
+                raise CheckFailure(
+                    f"{title}: the check could not use your object: "
+                    f"{type(exc).__name__}: {exc}{_student_frame(exc)}"
+                ) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

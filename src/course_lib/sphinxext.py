@@ -1,0 +1,63 @@
+"""Sphinx extension for the workbook's book (loaded from ``_config.yml``).
+
+- Pages that draw a plotly figure get ``plotly/plotly.min.js`` from the book's
+  own static files (``book/vendor/``, see ``scripts/vendor_assets.py``); other
+  pages load nothing extra.
+- The ``plotly-figure`` directive draws a figure made by a function of
+  ``course_lib`` when the book is built, so a markdown page can hold an
+  interactive figure without executing a notebook::
+
+      ```{plotly-figure} course_lib.book_figures:descent_step_figure
+      ```
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+PLOTLY_JS = "plotly/plotly.min.js"
+#: Every figure plotly writes as HTML lives in a div with this class.
+PLOTLY_MARKER = "plotly-graph-div"
+
+
+class PlotlyFigure(SphinxDirective):
+    """Insert the figure returned by ``module:function`` (called with no argument)."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from course_lib.plotly_offline import figure_html
+
+        target = self.arguments[0]
+        module_name, _, func_name = target.partition(":")
+        try:
+            func = getattr(importlib.import_module(module_name), func_name)
+        except (ImportError, AttributeError) as exc:
+            raise self.error(f"plotly-figure: cannot import {target!r}: {exc}") from exc
+        fig = func()
+        div_id = f"fig-{func_name.replace('_', '-')}"
+        html = figure_html(fig, div_id=div_id)
+        return [nodes.raw("", html, format="html", classes=["course-plotly-figure"])]
+
+
+def add_plotly_js(app: Sphinx, pagename: str, templatename: str,
+                  context: dict[str, Any], doctree: Any) -> None:
+    """Load the vendored plotly.js on the pages whose body holds a plotly figure.
+
+    Called during ``html-page-context``: Sphinx then adds the script to this
+    page only. It goes in ``<head>`` without ``defer`` so that ``Plotly`` is
+    defined before the inline ``Plotly.newPlot`` calls in the body run.
+    """
+    if PLOTLY_MARKER in context.get("body", ""):
+        app.add_js_file(PLOTLY_JS, priority=100)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("plotly-figure", PlotlyFigure)
+    app.connect("html-page-context", add_plotly_js)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

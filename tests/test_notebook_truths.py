@@ -1,0 +1,60 @@
+"""The truths every notebook keeps, run in a Jupyter kernel (nbclient):
+
+(a) the source notebook, solutions in, runs top to bottom with no error;
+(b) the blank release notebook fails EVERY autograded test cell (a test that
+    passes on a blank notebook asserts nothing);
+(c) the release notebook with the solutions filled in (what a student with
+    the right answers submits) passes every test cell and raises nowhere.
+
+(The third truth, full marks and zero under `nbgrader autograde`, is in
+test_nbgrader_e2e.py.) Each notebook version is executed once per session.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nbrun
+from course_lib.instructor import nbmeta
+
+pytestmark = pytest.mark.timeout(3 * 3600)  # whole notebooks, up to 300 s a cell
+
+
+def _errors(nb) -> list[str]:
+    return [
+        f"{nbrun.describe(nb, i)}: {err}"
+        for i, cell in enumerate(nb.cells)
+        if (err := nbrun.error_of(cell)) and not nbrun.expects_error(cell)
+    ]
+
+
+@pytest.mark.parametrize("path", nbrun.params(nbrun.source_notebooks()))
+def test_source_notebook_runs_without_error(path: Path, runs):
+    errors = _errors(runs("source", path.name))
+    assert not errors, (
+        f"source_notebooks/{nbrun.ASSIGNMENT}/{path.name} with its solutions raises in "
+        + "; ".join(errors)
+    )
+
+
+@pytest.mark.parametrize("path", nbrun.params(nbrun.release_notebooks()))
+def test_blank_release_fails_every_test_cell(path: Path, runs):
+    nb = runs("blank", path.name)
+    tests = [i for i, cell in enumerate(nb.cells) if nbmeta.is_autograded_test(cell)]
+    assert tests, f"{path.name} has no autograded test cell"
+    passed = [nbrun.describe(nb, i) for i in tests if nbrun.error_of(nb.cells[i]) is None]
+    assert not passed, (
+        f"release/{nbrun.ASSIGNMENT}/{path.name}: these test cells PASS on the blank notebook, "
+        f"so they assert nothing about the student's work: {', '.join(passed)}"
+    )
+
+
+@pytest.mark.parametrize("path", nbrun.params(nbrun.release_notebooks()))
+def test_solution_filled_release_passes_every_test_cell(path: Path, runs):
+    nb = runs("solved", path.name)
+    errors = _errors(nb)
+    assert not errors, (
+        f"release/{nbrun.ASSIGNMENT}/{path.name} with the source's solutions filled in "
+        "(visible checks only) raises in " + "; ".join(errors)
+    )
