@@ -587,9 +587,9 @@ def check_rebuilt_example(L: Any, L_new: Any, w1: Any, w2: Any, w3: Any) -> None
     if not hasattr(L, "data"):
         raise CheckFailure(f"{title}: L should be the Value of (w1 + w2) * w3, got a {type(L).__name__}.")
     got_L = _as_float(title, "L.data", L.data)
-    if not close(got_L, float(loss)):
+    if not close(got_L, loss.item()):
         raise CheckFailure(f"{title}: L.data is {fmt(got_L)} but L = (w1 + w2) * w3 at w1={p.w1}, "
-                           f"w2={p.w2}, w3={p.w3} is {fmt(float(loss))}. Build L from the starting values.")
+                           f"w2={p.w2}, w3={p.w3} is {fmt(loss.item())}. Build L from the starting values.")
     for i, (name, obj) in enumerate(zip(names, objs)):
         g = _as_float(title, f"{name}.grad", obj.grad)
         if close(g, 0.0):

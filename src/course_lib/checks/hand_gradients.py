@@ -48,7 +48,7 @@ def _truth(p: HandGradientProblem = HAND_GRADIENTS) -> _Truth:
     grad = tuple(float(g) for g in w.grad)
     new = tuple(float(v) for v in (w.detach() - p.eta * w.grad))
     L_new = float((new[0] + new[1]) * new[2])
-    return _Truth(float(s), float(L), float(s.grad), float(ds[0]), float(ds[1]), grad, new, L_new)
+    return _Truth(s.item(), L.item(), s.grad.item(), float(ds[0]), float(ds[1]), grad, new, L_new)
 
 
 def _number(name: str, value: Any) -> float:

@@ -38,7 +38,8 @@ INSTRUCTOR_DIR = "source_notebooks/ps1/"
 #: Files that must be in book/vendor/ (relative to it) before a build.
 VENDOR_FILES = ("mathjax/tex-chtml.js", "plotly/plotly.min.js")
 #: Text that only instructor notebooks hold (nbgrader solution and hidden-test regions).
-SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                    "BEGIN MARK SCHEME", "END MARK SCHEME")
 #: (tag, attribute) pairs through which a browser fetches something on page load.
 FETCHING_ATTRS = {
     ("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
@@ -229,7 +230,10 @@ def verify(html_dir: Path, root: Path, audience: str) -> None:
 def run_jupyter_book(root: Path, path_output: Path, config: Path | None, toc: Path | None) -> None:
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
            "build", str(root), "--path-output", str(path_output),
-           "--builder", "html", "-W", "--keep-going"]
+           "--builder", "html", "-W", "--keep-going",
+           # a fresh environment every time: warnings of unchanged pages are
+           # reported again, so -W sees them (a full build takes seconds)
+           "--all"]
     if config is not None:
         cmd += ["--config", str(config)]
     if toc is not None:
@@ -269,12 +273,15 @@ def build(audience: str = "student", out: Path | None = None, root: Path | None 
     else:
         path_output = out.parent / f".jb-{out.name}"
     built = path_output / "_build" / "html"
+    if built != out and out.exists() and any(out.iterdir()) and not (out / ".buildinfo").is_file():
+        raise BookError(f"{out} exists and is not an earlier HTML build of a book; "
+                        "choose an empty or new folder for --out")
 
     start = time.perf_counter()
     run_jupyter_book(root, path_output, config_file, toc_file)
     if built != out:
         if out.exists():
-            shutil.rmtree(out)
+            shutil.rmtree(out)  # checked above: empty or an earlier HTML build
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(built), str(out))
     verify(out, root, audience)

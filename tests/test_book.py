@@ -1,0 +1,171 @@
+"""The student build of the book: it builds with Sphinx warnings as errors,
+holds the expected pages, loads nothing from another host, serves its own
+MathJax and plotly.js, and carries no solution.
+
+The build goes through ``python -m course_lib.instructor.book`` into a
+temporary folder (about 5-10 s); it needs ``book/vendor/`` (scripts/setup.sh)
+and the student notebooks in ``release/ps1/`` (``make release``).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBLEMS = ("01_hand_gradients", "02_autograd")
+PAGES = (
+    "index.html",
+    "book/intro.html",
+    "book/theory/chain_rule.html",
+    *(f"release/ps1/{name}.html" for name in PROBLEMS),
+)
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                    "BEGIN MARK SCHEME", "END MARK SCHEME")
+# (tag, attribute) through which a browser fetches something when a page loads.
+FETCHES = {
+    ("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
+    ("object", "data"), ("embed", "src"), ("source", "src"), ("video", "src"),
+    ("audio", "src"),
+}
+LOCAL = re.compile(r"^(https?:)?//(127\.0\.0\.1|localhost)([:/]|$)", re.IGNORECASE)
+
+
+class Refs(HTMLParser):
+    """Collects (tag, attribute, url) for every fetching attribute of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refs: list[tuple[str, str, str]] = []
+        self.text_has_plotly = False
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if (tag, name) in FETCHES and value:
+                self.refs.append((tag, name, value.strip()))
+            if name == "class" and value and "plotly-graph-div" in value.split():
+                self.text_has_plotly = True
+
+
+def parse(page: Path) -> Refs:
+    refs = Refs()
+    refs.feed(page.read_text(encoding="utf-8", errors="replace"))
+    return refs
+
+
+def local_target(page: Path, url: str) -> Path:
+    """The file a relative URL of ``page`` points at."""
+    return (page.parent / unquote(urlsplit(url).path)).resolve()
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    missing = [f"release/ps1/{name}.ipynb" for name in PROBLEMS
+               if not (ROOT / "release" / "ps1" / f"{name}.ipynb").is_file()]
+    if missing:
+        pytest.fail(
+            "the book's problem pages are the student notebooks, and these are missing: "
+            + ", ".join(missing)
+            + ". Generate them from source_notebooks/ps1/ with `make release`.",
+            pytrace=False,
+        )
+    out = tmp_path_factory.mktemp("book") / "html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_lib.instructor.book", "--audience", "student",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"the student book build exited with {proc.returncode}:\n"
+            f"--- stdout (end) ---\n{proc.stdout[-4000:]}\n"
+            f"--- stderr (end) ---\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return out
+
+
+def html_pages(book: Path) -> list[Path]:
+    return sorted(book.rglob("*.html"))
+
+
+def test_pages_exist(book):
+    missing = [page for page in PAGES if not (book / page).is_file()]
+    assert not missing, f"pages missing from the student book: {missing}"
+
+
+def test_no_external_fetches(book):
+    offenders = []
+    for page in html_pages(book):
+        for tag, attr, url in parse(page).refs:
+            if url.lower().startswith(("http://", "https://", "//")) and not LOCAL.match(url):
+                offenders.append(f"{page.relative_to(book)}: <{tag} {attr}=\"{url}\">")
+    assert not offenders, (
+        f"{len(offenders)} reference(s) to another host; the book must work offline:\n  "
+        + "\n  ".join(offenders)
+    )
+
+
+def test_local_references_resolve(book):
+    """Every relative script/stylesheet/image a page loads is in the build."""
+    broken = []
+    for page in html_pages(book):
+        if page.parent.name == "_static":  # theme template fragments, not pages
+            continue
+        for tag, attr, url in parse(page).refs:
+            if urlsplit(url).scheme or url.startswith(("//", "#", "data:")):
+                continue
+            if tag == "link" and attr == "href" and not url.split("?")[0].endswith((".css", ".js", ".ico", ".png", ".svg")):
+                continue  # navigation links (next/prev/index) are not fetched on load
+            if not local_target(page, url).is_file():
+                broken.append(f"{page.relative_to(book)}: <{tag} {attr}=\"{url}\">")
+    assert not broken, "references to files missing from the build:\n  " + "\n  ".join(broken)
+
+
+def test_mathjax_is_served_locally(book):
+    for name in PAGES[1:]:
+        page = book / name
+        scripts = [url for tag, _, url in parse(page).refs if tag == "script" and "mathjax" in url.lower()]
+        assert scripts, f"{name} loads no MathJax script"
+        for url in scripts:
+            target = local_target(page, url)
+            assert target.is_file(), f"{name} loads MathJax from {url}, which is not in the build"
+            assert target.name == "tex-chtml.js", f"{name} loads {url}, expected the vendored tex-chtml.js"
+    fonts = book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), f"MathJax web fonts missing from {fonts.relative_to(book)}"
+
+
+def test_plotly_figures_use_the_local_plotly(book):
+    pages_with_figures = 0
+    for page in html_pages(book):
+        refs = parse(page)
+        if not refs.text_has_plotly:
+            continue
+        pages_with_figures += 1
+        scripts = [url for tag, _, url in refs.refs if tag == "script" and "plotly" in url.lower()]
+        assert scripts, f"{page.relative_to(book)} draws a plotly figure but loads no plotly.js"
+        assert all(local_target(page, url).is_file() for url in scripts), scripts
+        html = page.read_text(encoding="utf-8")
+        assert html.count("Plotly.newPlot") >= 1
+        assert "cdn.plot.ly" not in html
+    assert pages_with_figures >= 1, "the theory page's plotly figure did not render"
+
+
+def test_no_solutions_in_the_student_book(book):
+    leaks = []
+    for path in sorted(p for p in book.rglob("*") if p.is_file()):
+        rel = path.relative_to(book)
+        if "source_notebooks" in rel.parts:
+            leaks.append(f"{rel}: copied from source_notebooks/")
+            continue
+        if path.suffix in (".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            leaks += [f"{rel}: contains {m!r}" for m in SOLUTION_MARKERS if m in text]
+    assert not leaks, "solution material in the student book:\n  " + "\n  ".join(leaks)
