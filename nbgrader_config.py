@@ -73,8 +73,30 @@ c.Autograde.create_student = True
 
 # If a student deleted a graded cell (a test cell or a written answer), put the
 # stored copy back instead of silently scoring it None. The re-added test cell
-# then runs against the student's code like any other.
+# then runs against the student's code like any other; a re-added written
+# answer is flagged for manual grading.
 c.OverwriteCells.add_missing_cells = True
+# ... with course_lib's OverwriteCells: nbgrader 0.9.6's own raises KeyError
+# (and fails the student's whole assignment) when the deleted cell follows a
+# locked read-only cell, as every written answer here follows its locked
+# question. Same preprocessor list as nbgrader's, that one class swapped.
+# (course_lib is installed wherever notebooks are graded: they import it.)
+from nbgrader.preprocessors import (  # noqa: E402
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+)
+
+from course_lib.instructor.overwrite_cells import OverwriteCells  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 
 # Seconds each cell may run under autograde (nbgrader's default is 30). The
 # later notebooks (Fashion-MNIST training, DeepDream) need minutes on a CPU

@@ -8,9 +8,11 @@ generate_assignment, then autograde four submissions of every notebook:
 - ``blank``: the release as is -> 0 on every graded cell;
 - ``corrupt``: like ``solved``, but one notebook file is not JSON -> nbgrader
   fails that student (exit status 1) and still grades the others;
-- ``tampered``: the blank release with every autograded test cell rewritten
-  to ``pass`` and one deleted -> nbgrader restores the locked cells from the
-  gradebook (``OverwriteCells.add_missing_cells``) and scores them 0, not None;
+- ``tampered``: the blank release with its written answers and every other
+  test cell deleted, the other test cells rewritten to ``pass`` -> the locked
+  cells come back from the gradebook (``OverwriteCells.add_missing_cells``,
+  course_lib's version) and score 0, not None; written answers come back
+  flagged for a person;
 
 then generate_feedback writes one HTML page per notebook per graded student.
 """
@@ -49,22 +51,13 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _tampered(release_nb: Path, source_nb: Path) -> nbformat.NotebookNode:
-    """Blank, every autograded test rewritten to ``pass``, one test deleted.
-
-    The deleted one is a test cell whose previous nbgrader cell in the source is
-    a solution or graded cell: nbgrader 0.9.6 re-adds a missing grade cell after
-    that cell, and raises KeyError (failing the whole submission) when it is a
-    locked read-only cell instead.
-    """
+def _tampered(release_nb: Path) -> nbformat.NotebookNode:
+    """The blank release with every written answer and every other autograded
+    test cell deleted, the remaining test cells rewritten to ``pass``."""
     nb = blank(release_nb)
-    managed = [c for c in nbmeta.read(source_nb).cells if nbmeta.grade_id(c)]
-    deletable = {
-        nbmeta.grade_id(c) for prev, c in zip(managed, managed[1:])
-        if nbmeta.is_autograded_test(c) and (nbmeta.is_grade(prev) or nbmeta.is_solution(prev))
-    }
-    gone = next((nbmeta.grade_id(c) for c in nb.cells if nbmeta.grade_id(c) in deletable), None)
-    nb.cells = [c for c in nb.cells if gone is None or nbmeta.grade_id(c) != gone]
+    tests = [nbmeta.grade_id(c) for c in nb.cells if nbmeta.is_autograded_test(c)]
+    gone = set(tests[::2]) | {nbmeta.grade_id(c) for c in nb.cells if nbmeta.is_manual_answer(c)}
+    nb.cells = [c for c in nb.cells if nbmeta.grade_id(c) not in gone]
     for cell in nb.cells:
         if nbmeta.is_autograded_test(cell):
             cell.source = "pass"
@@ -113,7 +106,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "solved": lambda: solution_filled(nb_path, source),
                 "corrupt": lambda: solution_filled(nb_path, source),
                 "blank": lambda: blank(nb_path),
-                "tampered": lambda: _tampered(nb_path, source),
+                "tampered": lambda: _tampered(nb_path),
             }[student]
             nbrun.write(make(), folder / nb_path.name)
 
@@ -179,11 +172,17 @@ def test_blank_gets_zero(course, path: Path):
 
 @pytest.mark.parametrize("path", nbrun.params(SOURCES))
 def test_tampered_tests_are_restored_and_score_zero(course, path: Path):
-    tests, _ = _graded_cells(path)
+    tests, answers = _graded_cells(path)
     grades = _grades(course, "tampered")[path.stem]
     nonzero = {g: grades[g]["auto"] for g in tests if grades[g]["auto"] != 0}
     assert not nonzero, (f"{path.name}: test cells rewritten to `pass` or deleted score {nonzero}; "
                          "nbgrader should restore them from the gradebook")
+    restored = nbformat.read(str(course["root"] / "autograded" / "tampered" / nbrun.ASSIGNMENT / path.name), 4)
+    in_order = [nbmeta.grade_id(c) for c in nbformat.read(str(path), 4).cells if nbmeta.is_grade(c)]
+    ids = [nbmeta.grade_id(c) for c in restored.cells if nbmeta.is_grade(c)]
+    assert ids == in_order, f"{path.name}: graded cells after autograde {ids}, in the source {in_order}"
+    unflagged = [g for g in answers if not grades[g]["manual"]]
+    assert not unflagged, f"{path.name}: restored written answers {unflagged} should wait for a person"
 
 
 def test_corrupt_submission_fails_alone(course):

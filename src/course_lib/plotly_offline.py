@@ -41,6 +41,10 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None) -> str:
         config=PLOTLY_CONFIG,
         div_id=div_id,
         validate=True,
+        # plotly's fragment default, height 100%, collapses in a page of
+        # unknown height; a figure that sets layout.height keeps its own
+        default_width="100%",
+        default_height="450px",
     )
 
 

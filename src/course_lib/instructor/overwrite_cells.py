@@ -1,0 +1,53 @@
+"""nbgrader's OverwriteCells, with missing graded cells put back robustly.
+
+With ``OverwriteCells.add_missing_cells = True``, nbgrader 0.9.6 puts a graded
+cell a student deleted back after the previous nbgrader cell of the source
+notebook, but it only knows where graded and solution cells are: when the
+previous cell is a locked read-only cell (a written answer right after its
+locked question, a test cell after a locked drawing cell) it raises
+``KeyError`` and the student's whole assignment fails to grade. The restored
+cells also get no cell id (nbformat warns).
+
+This version puts each missing graded cell after the nearest earlier source
+cell still in the submission (any nbgrader cell, locked ones included), or
+first, and gives it an id. Everything else is nbgrader's.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nbgrader.preprocessors import OverwriteCells as _NbgraderOverwriteCells
+
+
+def _grade_id(cell: Any) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+class OverwriteCells(_NbgraderOverwriteCells):
+    """Drop-in for ``nbgrader.preprocessors.OverwriteCells`` (same config)."""
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]
+        source = {cell.name: cell for cell in source_nb.source_cells}
+        graded = {cell.name: cell for cell in source_nb.grade_cells}
+        solutions = {cell.name for cell in source_nb.solution_cells}
+
+        for k, name in enumerate(order):
+            if name not in graded:
+                continue
+            where = {_grade_id(c): i for i, c in enumerate(nb.cells) if _grade_id(c)}
+            if name in where:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", name)
+            before = [where[p] for p in order[:k] if p in where]
+            cell = self.missing_cell_transform(
+                source[name], graded[name].max_score, is_solution=name in solutions)
+            if nb.get("nbformat", 4) > 4 or nb.get("nbformat_minor", 0) >= 5:
+                taken = {c.get("id") for c in nb.cells}
+                base = re.sub(r"[^A-Za-z0-9_-]", "-", f"restored-{name}")[:56]
+                cell["id"] = next(f"{base}-{n}" if n else base for n in range(len(taken) + 1)
+                                  if (f"{base}-{n}" if n else base) not in taken)
+            nb.cells.insert(max(before) + 1 if before else 0, cell)
+        return nb, resources
