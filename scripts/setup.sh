@@ -45,7 +45,7 @@ fi
 
 # --- book assets (offline MathJax etc.) -------------------------------------
 if [ -f book/package.json ]; then
-    lock="$(cat book/package.json book/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)"
+    lock="$(cat book/package.json book/package-lock.json scripts/vendor_assets.py pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
     if [ "$(cat book/vendor/.stamp 2>/dev/null)" != "$lock" ]; then
         say "installing the book's JavaScript assets with npm"
         command -v npm >/dev/null 2>&1 || { echo "npm is needed for the book's offline assets" >&2; exit 1; }

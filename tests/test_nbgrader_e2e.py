@@ -83,6 +83,21 @@ def _notebook_seconds(log: str) -> dict[str, float]:
     return times
 
 
+def _submit(student: str, release_nb: Path, dest: Path) -> None:
+    """Write ``student``'s version of the release notebook ``release_nb`` to ``dest``."""
+    source_nb = nbrun.SOURCE_DIR / release_nb.name
+    if student == "corrupt" and release_nb.name == CORRUPT:
+        dest.write_text('{"cells": [ this is not JSON', encoding="utf-8")
+    elif student in ("solved", "corrupt"):
+        nbrun.write(solution_filled(release_nb, source_nb), dest)
+    elif student == "blank":
+        nbrun.write(blank(release_nb), dest)
+    elif student == "tampered":
+        nbrun.write(_tampered(release_nb), dest)
+    else:
+        raise ValueError(student)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not SOURCES:
@@ -98,17 +113,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
         folder = root / "submitted" / student / nbrun.ASSIGNMENT
         shutil.copytree(release, folder)  # the files beside the notebooks too
         for nb_path in sorted(release.glob("*.ipynb")):
-            source = nbrun.SOURCE_DIR / nb_path.name
-            if student == "corrupt" and nb_path.name == CORRUPT:
-                (folder / nb_path.name).write_text('{"cells": [ this is not JSON', encoding="utf-8")
-                continue
-            make = {
-                "solved": lambda: solution_filled(nb_path, source),
-                "corrupt": lambda: solution_filled(nb_path, source),
-                "blank": lambda: blank(nb_path),
-                "tampered": lambda: _tampered(nb_path),
-            }[student]
-            nbrun.write(make(), folder / nb_path.name)
+            _submit(student, nb_path, folder / nb_path.name)
 
     started = datetime.now()
     autograded = nbgrader(root, "autograde", nbrun.ASSIGNMENT)
@@ -119,7 +124,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _grades(course: dict, student: str) -> dict[str, dict[str, object]]:
-    """{notebook: {grade_id: Grade}} from the scratch course's gradebook."""
+    """{notebook: {grade_id: {"auto": score, "max": points, "manual": needs a person}}}
+    of ``student`` in the scratch course's gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course['root'] / 'gradebook.db'}", "backprop-ps1") as gb:
