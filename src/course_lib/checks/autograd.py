@@ -275,25 +275,20 @@ def _backward_cases(seed: int, hard: bool) -> list[Case]:
 
 def _seed_and_leaf(Value: type) -> None:
     """backward() seeds the output's gradient with 1.0, also on a lone leaf."""
-    leaf = call("Value.backward", "Value(2.0)", Value, 2.0)
-    call("Value.backward", "calling backward() on a lone Value (a graph of one node)", leaf.backward)
-    got = _as_float("Value.backward", "x.grad", leaf.grad)
-    if not close(got, 1.0):
-        raise CheckFailure(
-            f"Value.backward: for a single node x = Value(2.0), after x.backward() x.grad is {fmt(got)} "
-            f"but should be 1.0 (dx/dx = 1). backward() must seed self.grad = 1.0 before "
-            f"propagating."
-        )
-    a = call("Value.backward", "Value(1.5)", Value, 1.5)
-    b = call("Value.backward", "Value(-0.5)", Value, -0.5)
-    c = call("Value.backward", "computing c = a + b", lambda: a + b)
-    call("Value.backward", "calling c.backward()", c.backward)
-    got = _as_float("Value.backward", "c.grad", c.grad)
-    if not close(got, 1.0):
-        raise CheckFailure(
-            f"Value.backward: for c = a + b with a=1.5, b=-0.5, after c.backward() c.grad is {fmt(got)} "
-            f"but should be 1.0 (dc/dc = 1). backward() must seed the output's gradient with 1.0."
-        )
+    m = "Value.backward"
+    leaf = call(m, "Value(2.0)", Value, 2.0)
+    a = call(m, "Value(1.5)", Value, 1.5)
+    b = call(m, "Value(-0.5)", Value, -0.5)
+    c = call(m, "computing c = a + b", lambda: a + b)
+    for out, name, where in ((leaf, "x", "a single node x = Value(2.0)"),
+                             (c, "c", "c = a + b with a=1.5, b=-0.5")):
+        call(m, f"calling {name}.backward() for {where}", out.backward)
+        got = _as_float(m, f"{name}.grad", out.grad)
+        if not close(got, 1.0):
+            raise CheckFailure(
+                f"{m}: for {where}, after {name}.backward() {name}.grad is {fmt(got)} but should be "
+                f"1.0 (d{name}/d{name} = 1). backward() must seed self.grad = 1.0 before propagating."
+            )
 
 
 def _backward_problem(Value: type) -> str | None:
