@@ -137,3 +137,20 @@ def draw_hand_graph(w1: float, w2: float, w3: float, grads: Mapping[str, Any] | 
     s = _Node(w1 + w2, g.get("s"), (n1, n2), "+", "s")
     L = _Node((w1 + w2) * w3, g.get("L"), (s, n3), "*", "L")
     return draw_graph(L, show_grad=grads is not None)
+
+
+def plain_node(data: float, *children: Any, op: str = "", label: str = "",
+               grad: float | None = None) -> _Node:
+    """A node for drawing an expression by hand, without an autograd engine.
+
+    ``children`` are the nodes it is computed from, ``op`` the operation's
+    symbol (``"+"``, ``"*"``...). ``draw_graph`` draws a graph of such nodes
+    like one built from ``Value`` objects; pass ``show_grad=False`` when no
+    gradient is filled in. A node used twice (as an input of two operations)
+    is drawn once, with two outgoing edges::
+
+        x, y = plain_node(1.0, label="x"), plain_node(2.0, label="y")
+        s = plain_node(3.0, x, y, op="+", label="s")
+        draw_graph(s, show_grad=False)
+    """
+    return _Node(data, grad, tuple(children), op, label)

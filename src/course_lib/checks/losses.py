@@ -1,0 +1,183 @@
+"""Checks for notebook 04, part 1: loss functions in numpy (MyTorch style).
+
+A loss object has ``forward(A, Y)``, which returns the loss as one number,
+and ``backward()``, which returns dL/dA with the shape of ``A``. The oracle is
+``torch.nn.functional`` in float64 with autograd:
+
+- ``MSELoss``: ``F.mse_loss`` (sum of squared errors / (N*C));
+- ``CrossEntropyLoss``: ``F.cross_entropy`` of logits with target
+  probabilities (softmax, then mean over the batch of -sum(Y log p));
+- ``BCELoss``: ``F.binary_cross_entropy`` (mean over all N*C entries).
+
+Shapes are random and include batch size 1; cross-entropy also gets logits of
+±1000, BCE probabilities that are exactly 0 or 1.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._arrays import as_scalar, compare
+from ._harness import CheckFailure, call, fmt, guarded, passed
+
+__all__ = ["check_mse", "check_cross_entropy", "check_bce"]
+
+
+def _torch_loss(fn: Callable[..., torch.Tensor], A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    a = torch.tensor(A, dtype=torch.float64, requires_grad=True)
+    loss = fn(a, torch.tensor(Y, dtype=torch.float64))
+    loss.backward()
+    return float(loss.detach()), a.grad.numpy().copy()
+
+
+def _instance(cls: Any, name: str) -> Any:
+    if not isinstance(cls, type):
+        raise CheckFailure(f"{name}: expected the class {name} itself, got a {type(cls).__name__}.")
+    return call(f"{name}()", f"creating {name}()", cls)
+
+
+def _run(cls: Any, name: str, A: np.ndarray, Y: np.ndarray, desc: str) -> tuple[float, Any]:
+    """(loss, dLdA) from a fresh student object; inputs are copies."""
+    obj = _instance(cls, name)
+    got = call(f"{name}.forward", f"forward(A, Y) {desc}", obj.forward, A.copy(), Y.copy())
+    loss = as_scalar(f"{name}.forward", f"the loss {desc}", got)
+    grad = call(f"{name}.backward", f"backward() after forward(A, Y) {desc}", obj.backward)
+    return loss, grad
+
+
+def _check_value(name: str, desc: str, got: float, want: float, factors: list[tuple[float, str]],
+                 nonfinite_hint: str = "") -> None:
+    compare(f"{name}.forward", f"the loss {desc}", np.float64(got), np.float64(want),
+            factors=factors, nonfinite_hint=nonfinite_hint)
+
+
+def _shapes(rng: np.random.Generator, hard: bool) -> list[tuple[int, int]]:
+    shapes = [(1, 3), (4, 3), (5, 1)]
+    shapes.append((int(rng.integers(2, 9)), int(rng.integers(2, 7))))
+    if hard:
+        shapes += [(1, 1), (16, 10), (int(rng.integers(2, 30)), int(rng.integers(2, 12)))]
+    return shapes
+
+
+# --------------------------------------------------------------------- MSE
+@guarded("MSELoss")
+def check_mse(MSELoss: type, seed: int = 0, hard: bool = False) -> None:
+    """MSELoss: forward = sum((A - Y)**2) / (N*C), backward = dL/dA."""
+    rng = np.random.default_rng(seed)
+    for N, C in _shapes(rng, hard):
+        A = rng.normal(size=(N, C)) * 2
+        Y = rng.normal(size=(N, C))
+        desc = f"with A, Y of shape ({N}, {C})"
+        want, want_grad = _torch_loss(lambda a, y: F.mse_loss(a, y), A, Y)
+        loss, grad = _run(MSELoss, "MSELoss", A, Y, desc)
+        _check_value("MSELoss", desc, loss, want, [
+            (float(C), "It is C times too large: divide by N*C (every entry), not only by N."),
+            (float(N), "It is N times too large: divide by N*C, not only by C."),
+            (float(N * C), "It is the sum of squared errors: divide by N*C."),
+            (0.5, "It is half the right value: MSE here has no factor 1/2."),
+        ])
+        compare("MSELoss.backward", f"dL/dA {desc}", grad, want_grad,
+                factors=[(0.5, "It is half the right value: the derivative of e**2 is 2*e."),
+                         (float(C), "Divide by N*C in backward too, as in forward."),
+                         (float(N), "Divide by N*C in backward too, as in forward."),
+                         (float(N * C), "Divide by N*C in backward too, as in forward.")],
+                mistakes=[(-want_grad, "The sign is flipped: dL/dA is 2*(A - Y)/(N*C).")])
+    passed("MSELoss", "forward and backward match torch, including batch size 1")
+
+
+# ----------------------------------------------------------- cross-entropy
+def _targets(rng: np.random.Generator, N: int, C: int, soft: bool) -> np.ndarray:
+    if soft:
+        t = rng.random((N, C)) + 0.05
+        return t / t.sum(axis=1, keepdims=True)
+    Y = np.zeros((N, C))
+    Y[np.arange(N), rng.integers(0, C, size=N)] = 1.0
+    return Y
+
+
+@guarded("CrossEntropyLoss")
+def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = False) -> None:
+    """CrossEntropyLoss: forward(A logits, Y target probabilities) = mean over the
+    batch of -sum_c Y log softmax(A); backward = (softmax(A) - Y) / N."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, C in _shapes(rng, hard):
+        if C == 1:
+            C = 2
+        cases.append((rng.normal(size=(N, C)) * 3, _targets(rng, N, C, soft=hard), ""))
+    big = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]])
+    cases.append((big, np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), ", logits of +-1000"))
+    cases.append((big[:1] * 1.0 + 500.0, np.array([[1.0, 0.0, 0.0]]), ", logits of 1500, -500 and 500"))
+    if hard:
+        cases.append((np.array([[-1000.0, -1001.0, -999.0]]), np.array([[0.2, 0.3, 0.5]]),
+                      ", logits near -1000, soft targets"))
+    overflow = ("Overflow: exp of a large logit is inf. Subtract the row maximum before exp "
+                "(log-sum-exp: log sum exp(a) = m + log sum exp(a - m)).")
+    for A, Y, extra in cases:
+        N, C = A.shape
+        desc = f"with A, Y of shape ({N}, {C}){extra}"
+        want, want_grad = _torch_loss(lambda a, y: F.cross_entropy(a, y), A, Y)
+        loss, grad = _run(CrossEntropyLoss, "CrossEntropyLoss", A, Y, desc)
+        factors = [(float(N), "It is N times too large: average over the batch (divide by N), "
+                    "do not sum.")] if N > 1 else []
+        _check_value("CrossEntropyLoss", desc, loss, want, factors, nonfinite_hint=overflow)
+        compare("CrossEntropyLoss.backward", f"dL/dA {desc}", grad, want_grad,
+                factors=factors[:1] and [(float(N), "It is N times too large: backward of a mean "
+                                          "over N rows divides (softmax(A) - Y) by N.")],
+                nonfinite_hint=overflow)
+    passed("CrossEntropyLoss", "forward and backward match torch, finite for logits of +-1000")
+
+
+# --------------------------------------------------------------------- BCE
+@guarded("BCELoss")
+def check_bce(BCELoss: type, seed: int = 0, hard: bool = False) -> None:
+    """BCELoss: forward(A probabilities, Y in [0, 1]) = mean over all N*C entries of
+    -(Y log A + (1 - Y) log(1 - A)); finite when A is exactly 0 or 1."""
+    rng = np.random.default_rng(seed)
+    for N, C in _shapes(rng, hard):
+        A = rng.uniform(0.02, 0.98, size=(N, C))
+        Y = (rng.random((N, C)) < 0.5).astype(float)
+        if hard:
+            Y = rng.random((N, C))
+        desc = f"with A, Y of shape ({N}, {C})"
+        want, want_grad = _torch_loss(lambda a, y: F.binary_cross_entropy(a, y), A, Y)
+        loss, grad = _run(BCELoss, "BCELoss", A, Y, desc)
+        _check_value("BCELoss", desc, loss, want, [
+            (float(N * C), "It is the sum over entries: take the mean over all N*C entries."),
+            (float(C), "It is C times too large: divide by N*C, not only by N."),
+            (float(N), "It is N times too large: divide by N*C, not only by C."),
+        ])
+        compare("BCELoss.backward", f"dL/dA {desc}", grad, want_grad,
+                factors=[(float(N * C), "Divide by N*C in backward too."),
+                         (float(C), "Divide by N*C in backward too."),
+                         (float(N), "Divide by N*C in backward too.")])
+    # probabilities exactly 0 and 1: a perfect prediction and a confident mistake
+    clip = ("log(0) is -inf, and 0 * log(0) is nan: clip A into [eps, 1 - eps] "
+            "(for example eps = 1e-12) before taking logs and dividing.")
+    edge = [
+        (np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]]), np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]]),
+         "A with entries exactly 0 and 1 that equal Y"),
+        (np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]), "A = [[0, 1]] and Y = [[1, 0]] (confidently wrong)"),
+    ]
+    for A, Y, what in edge:
+        desc = f"with {what}"
+        loss, grad = _run(BCELoss, "BCELoss", A, Y, desc)
+        if not np.isfinite(loss):
+            raise CheckFailure(f"BCELoss.forward: the loss {desc} is {fmt(loss)}; it should be finite. {clip}")
+        g = np.asarray(grad, dtype=np.float64)
+        if g.shape != A.shape or not np.all(np.isfinite(g)):
+            raise CheckFailure(f"BCELoss.backward: dL/dA {desc} is {np.array2string(g, precision=4)}; "
+                               f"every entry should be finite, shape {A.shape}. {clip}")
+        if what.startswith("A with"):
+            want, want_grad = _torch_loss(lambda a, y: F.binary_cross_entropy(a, y), A, Y)
+            if abs(loss - want) > 1e-6:
+                raise CheckFailure(f"BCELoss.forward: the loss {desc} is {fmt(loss)} but should be "
+                                   f"{fmt(want)} (exact predictions cost nothing). Is eps too large?")
+        elif loss < 5.0 or g[0, 0] >= 0 or g[0, 1] <= 0:
+            raise CheckFailure(f"BCELoss: {desc} the loss is {fmt(loss)} and dL/dA is "
+                               f"{np.array2string(g, precision=4)}; a confident mistake should cost a "
+                               f"lot (loss > 5) and the gradient should push A towards Y.")
+    passed("BCELoss", "forward and backward match torch, finite for probabilities 0 and 1")

@@ -1,0 +1,7 @@
+"""Plotly figures for the notebooks. Each builds a figure that stays
+interactive in a static page (buttons and sliders switch precomputed traces,
+no kernel needed)."""
+from .activations import ACTIVATIONS, activation_figure
+from .optim import adam_first_steps_figure
+
+__all__ = ["ACTIVATIONS", "activation_figure", "adam_first_steps_figure"]

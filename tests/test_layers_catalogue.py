@@ -1,0 +1,654 @@
+"""Catalogues for notebook 03's layer checks: wrong layers are caught with a
+message that names the method and the fault; correct layers written
+differently all pass. The reference layers are test fixtures (layer_refs)."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.checks import CheckFailure
+from course_lib.checks import layers as L
+
+import layer_refs as R
+
+CHECKS = {
+    "Linear": (L.check_linear, R.Linear),
+    "Sigmoid": (L.check_sigmoid, R.Sigmoid),
+    "Tanh": (L.check_tanh, R.Tanh),
+    "ReLU": (L.check_relu, R.ReLU),
+    "GELU": (L.check_gelu, R.GELU),
+    "Swish": (L.check_swish, R.Swish),
+    "Softmax": (L.check_softmax, R.Softmax),
+    "SGD": (L.check_sgd, R.SGD),
+    "BatchNorm1d": (L.check_batchnorm, R.BatchNorm1d),
+}
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# ---------------------------------------------------------------- wrong layers
+class LinearBiasNotSummed(R.Linear):
+    def backward(self, dLdZ):
+        out = super().backward(dLdZ)
+        self.dLdb = dLdZ
+        return out
+
+
+class LinearWTransposed(R.Linear):
+    def backward(self, dLdZ):
+        out = super().backward(dLdZ)
+        self.dLdW = self.A.T @ dLdZ
+        return out
+
+
+class LinearBiasFlat(R.Linear):
+    def backward(self, dLdZ):
+        out = super().backward(dLdZ)
+        self.dLdb = dLdZ.sum(axis=0)
+        return out
+
+
+class LinearAveraged(R.Linear):
+    def backward(self, dLdZ):
+        out = super().backward(dLdZ)
+        self.dLdW = self.dLdW / self.N
+        return out
+
+
+class LinearNoBias(R.Linear):
+    def forward(self, A):
+        super().forward(A)
+        return A @ self.W.T
+
+
+class LinearFlatBiasInit(R.Linear):
+    def __init__(self, in_features, out_features):
+        super().__init__(in_features, out_features)
+        self.b = np.zeros(out_features)
+
+
+class LinearNotImplemented(R.Linear):
+    def backward(self, dLdZ):
+        raise NotImplementedError()
+
+
+class SigmoidFromInput(R.Sigmoid):
+    def forward(self, Z):
+        self.Z = Z
+        return super().forward(Z)
+
+    def backward(self, dLdA):
+        return dLdA * self.Z * (1 - self.Z)
+
+
+class SigmoidWrongSign(R.Sigmoid):
+    def forward(self, Z):
+        self.A = 1 / (1 + np.exp(Z))
+        return self.A
+
+
+class TanhFromInput(R.Tanh):
+    def forward(self, Z):
+        self.Z = Z
+        return super().forward(Z)
+
+    def backward(self, dLdA):
+        return dLdA * (1 - self.Z ** 2)
+
+
+class TanhNoSquare(R.Tanh):
+    def backward(self, dLdA):
+        return dLdA * (1 - self.A)
+
+
+class ReLULeaky(R.ReLU):
+    def backward(self, dLdA):
+        return dLdA.copy()
+
+
+class ReLUMin(R.ReLU):
+    def forward(self, Z):
+        self.A = np.minimum(0, Z)
+        return self.A
+
+
+class GELUTanhApprox(R.GELU):
+    def forward(self, Z):
+        self.Z = Z
+        return 0.5 * Z * (1 + np.tanh(math.sqrt(2 / math.pi) * (Z + 0.044715 * Z ** 3)))
+
+
+class GELUMissingTerm(R.GELU):
+    def backward(self, dLdA):
+        return dLdA * 0.5 * (1 + R._erf(self.Z / math.sqrt(2)))
+
+
+class SwishNoBetaInGrad(R.Swish):
+    def backward(self, dLdA):
+        out = super().backward(dLdA)
+        Z, S = self.Z, self.S
+        return dLdA * (S + Z * S * (1 - S))
+
+
+class SwishBetaGradNoZ(R.Swish):
+    def backward(self, dLdA):
+        out = super().backward(dLdA)
+        Z, S = self.Z, self.S
+        self.dLdbeta = np.sum(dLdA * Z * S * (1 - S))
+        return out
+
+
+class SwishBetaGradNotSummed(R.Swish):
+    def backward(self, dLdA):
+        out = super().backward(dLdA)
+        Z, S = self.Z, self.S
+        self.dLdbeta = dLdA * Z * Z * S * (1 - S)
+        return out
+
+
+class SwishBetaGradAveraged(R.Swish):
+    def backward(self, dLdA):
+        out = super().backward(dLdA)
+        Z, S = self.Z, self.S
+        self.dLdbeta = np.mean(dLdA * Z * Z * S * (1 - S))
+        return out
+
+
+class SwishIgnoresBeta(R.Swish):
+    def forward(self, Z):
+        self.Z = Z
+        self.S = _sig(Z)
+        return Z * self.S
+
+
+class SwishNoDLdbeta(R.Swish):
+    def backward(self, dLdA):
+        S, Z, beta = self.S, self.Z, self.beta
+        return dLdA * (S + beta * Z * S * (1 - S))
+
+
+class SoftmaxNoShift(R.Softmax):
+    def forward(self, Z):
+        E = np.exp(Z)
+        self.A = E / E.sum(axis=1, keepdims=True)
+        return self.A
+
+
+class SoftmaxGlobalShift(R.Softmax):
+    def forward(self, Z):
+        E = np.exp(Z - Z.max())
+        self.A = E / E.sum(axis=1, keepdims=True)
+        return self.A
+
+
+class SoftmaxColumns(R.Softmax):
+    def forward(self, Z):
+        E = np.exp(Z - Z.max(axis=0, keepdims=True))
+        self.A = E / E.sum(axis=0, keepdims=True)
+        return self.A
+
+
+class SoftmaxDiagonalOnly(R.Softmax):
+    def backward(self, dLdA):
+        return dLdA * self.A * (1 - self.A)
+
+
+class SGDUphill(R.SGD):
+    def step(self):
+        for i in range(self.L):
+            self.v_W[i] = self.mu * self.v_W[i] + self.l[i].dLdW
+            self.v_b[i] = self.mu * self.v_b[i] + self.l[i].dLdb
+            self.l[i].W = self.l[i].W + self.lr * self.v_W[i]
+            self.l[i].b = self.l[i].b + self.lr * self.v_b[i]
+
+
+class SGDVelocityNotKept(R.SGD):
+    def step(self):
+        for i in range(self.L):
+            v_W = self.mu * np.zeros_like(self.l[i].W) + self.l[i].dLdW
+            v_b = self.mu * np.zeros_like(self.l[i].b) + self.l[i].dLdb
+            self.l[i].W = self.l[i].W - self.lr * v_W
+            self.l[i].b = self.l[i].b - self.lr * v_b
+
+
+class SGDMomentumSign(R.SGD):
+    def step(self):
+        for i in range(self.L):
+            self.v_W[i] = -self.mu * self.v_W[i] + self.l[i].dLdW
+            self.v_b[i] = -self.mu * self.v_b[i] + self.l[i].dLdb
+            self.l[i].W = self.l[i].W - self.lr * self.v_W[i]
+            self.l[i].b = self.l[i].b - self.lr * self.v_b[i]
+
+
+class SGDBiasFrozen(R.SGD):
+    def step(self):
+        for i in range(self.L):
+            self.v_W[i] = self.mu * self.v_W[i] + self.l[i].dLdW
+            self.l[i].W = self.l[i].W - self.lr * self.v_W[i]
+
+
+class SGDUpdatesCopies(R.SGD):
+    def __init__(self, model, lr=0.1, momentum=0):
+        super().__init__(model, lr, momentum)
+        self.W = [layer.W.copy() for layer in self.l]
+
+    def step(self):
+        for i in range(self.L):
+            self.W[i] = self.W[i] - self.lr * self.l[i].dLdW
+
+
+class SGDLrTwice(R.SGD):
+    def step(self):
+        for i in range(self.L):
+            self.v_W[i] = self.mu * self.v_W[i] + self.lr * self.l[i].dLdW
+            self.v_b[i] = self.mu * self.v_b[i] + self.lr * self.l[i].dLdb
+            self.l[i].W = self.l[i].W - self.lr * self.v_W[i]
+            self.l[i].b = self.l[i].b - self.lr * self.v_b[i]
+
+
+class BNUnbiased(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        if eval:
+            return super().forward(Z, eval=True)
+        self.Z, self.N = Z, Z.shape[0]
+        self.M = Z.mean(axis=0, keepdims=True)
+        self.V = Z.var(axis=0, ddof=1, keepdims=True)
+        self.NZ = (Z - self.M) / np.sqrt(self.V + self.eps)
+        self.running_M = self.alpha * self.running_M + (1 - self.alpha) * self.M
+        self.running_V = self.alpha * self.running_V + (1 - self.alpha) * self.V
+        return self.BW * self.NZ + self.Bb
+
+
+class BNRunningUnbiased(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        out = super().forward(Z, eval)
+        if not eval:
+            self.running_V = (self.running_V - (1 - self.alpha) * self.V) + (1 - self.alpha) * Z.var(
+                axis=0, ddof=1, keepdims=True)
+        return out
+
+
+class BNUpdatesInEval(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        out = super().forward(Z, eval)
+        if eval:
+            self.running_M = self.alpha * self.running_M + (1 - self.alpha) * Z.mean(axis=0, keepdims=True)
+        return out
+
+
+class BNAlphaSwapped(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        old_M, old_V = self.running_M, self.running_V
+        out = super().forward(Z, eval)
+        if not eval:
+            self.running_M = (1 - self.alpha) * old_M + self.alpha * self.M
+            self.running_V = (1 - self.alpha) * old_V + self.alpha * self.V
+        return out
+
+
+class BNEvalBatchStats(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        if eval:
+            M, V = Z.mean(axis=0, keepdims=True), Z.var(axis=0, keepdims=True)
+            return self.BW * (Z - M) / np.sqrt(V + self.eps) + self.Bb
+        return super().forward(Z)
+
+
+class BNBiasGradNotSummed(R.BatchNorm1d):
+    def backward(self, dLdBZ):
+        out = super().backward(dLdBZ)
+        self.dLdBb = dLdBZ
+        return out
+
+
+class BNGradsSwapped(R.BatchNorm1d):
+    def backward(self, dLdBZ):
+        out = super().backward(dLdBZ)
+        self.dLdBW, self.dLdBb = self.dLdBb, self.dLdBW
+        return out
+
+
+class BNDirectPathOnly(R.BatchNorm1d):
+    def backward(self, dLdBZ):
+        super().backward(dLdBZ)
+        return dLdBZ * self.BW / np.sqrt(self.V + self.eps)
+
+
+class BNForwardReturnsNone(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        super().forward(Z, eval)
+
+
+class BNLoopsForever(R.BatchNorm1d):
+    def backward(self, dLdBZ):
+        while True:
+            pass
+
+
+WRONG = {
+    # name: (class, check name, text the message must start with, text it must contain)
+    "Linear: dLdb not summed over the batch": (LinearBiasNotSummed, "Linear", "Linear.backward", "not summed"),
+    "Linear: dLdW transposed": (LinearWTransposed, "Linear", "Linear.backward", "dLdW is transposed"),
+    "Linear: dLdb flat": (LinearBiasFlat, "Linear", "Linear.backward", "column shape"),
+    "Linear: dLdW averaged": (LinearAveraged, "Linear", "Linear.backward", "averaged"),
+    "Linear: no bias in forward": (LinearNoBias, "Linear", "Linear.forward", "bias is missing"),
+    "Linear: b initialised flat": (LinearFlatBiasInit, "Linear", "Linear.__init__", "b has shape"),
+    "Linear: backward not implemented": (LinearNotImplemented, "Linear", "Linear.backward", "not implemented yet"),
+    "Sigmoid: derivative from the input": (SigmoidFromInput, "Sigmoid", "Sigmoid.backward", "OUTPUT"),
+    "Sigmoid: wrong sign in forward": (SigmoidWrongSign, "Sigmoid", "Sigmoid.forward", "sign in the exponent"),
+    "Tanh: derivative 1 - Z^2": (TanhFromInput, "Tanh", "Tanh.backward", "not 1 − Z²"),
+    "Tanh: square missing": (TanhNoSquare, "Tanh", "Tanh.backward", "square"),
+    "ReLU: gradient passes negatives": (ReLULeaky, "ReLU", "ReLU.backward", "0 where Z < 0"),
+    "ReLU: forward is min": (ReLUMin, "ReLU", "ReLU.forward", "max(0, z)"),
+    "GELU: tanh approximation": (GELUTanhApprox, "GELU", "GELU.forward", "tanh approximation"),
+    "GELU: Z phi(Z) missing": (GELUMissingTerm, "GELU", "GELU.backward", "second term"),
+    "Swish: beta missing in dLdZ": (SwishNoBetaInGrad, "Swish", "Swish.backward", "factor beta is missing"),
+    "Swish: dLdbeta missing a factor Z": (SwishBetaGradNoZ, "Swish", "Swish.backward", "factor Z is missing"),
+    "Swish: dLdbeta not summed": (SwishBetaGradNotSummed, "Swish", "Swish.backward", "ONE number"),
+    "Swish: dLdbeta averaged": (SwishBetaGradAveraged, "Swish", "Swish.backward", "averaged"),
+    "Swish: beta ignored": (SwishIgnoresBeta, "Swish", "Swish.forward", "beta is not used"),
+    "Swish: no dLdbeta": (SwishNoDLdbeta, "Swish", "Swish.backward", "no attribute dLdbeta"),
+    "Softmax: no max shift": (SoftmaxNoShift, "Softmax", "Softmax.forward", "subtract each row's maximum"),
+    "Softmax: global max shift": (SoftmaxGlobalShift, "Softmax", "Softmax.forward", "ROW's maximum"),
+    "Softmax: over the batch": (SoftmaxColumns, "Softmax", "Softmax.forward", "each ROW"),
+    "Softmax: diagonal Jacobian only": (SoftmaxDiagonalOnly, "Softmax", "Softmax.backward", "diagonal"),
+    "SGD: gradient ascent": (SGDUphill, "SGD", "SGD.step", "uphill"),
+    "SGD: velocity not kept": (SGDVelocityNotKept, "SGD", "SGD.step", "not kept between steps"),
+    "SGD: momentum sign": (SGDMomentumSign, "SGD", "SGD.step", "velocity's sign"),
+    "SGD: b frozen": (SGDBiasFrozen, "SGD", "SGD.step", "b is not updated"),
+    "SGD: updates copies": (SGDUpdatesCopies, "SGD", "SGD.step", "Nothing changed"),
+    "SGD: lr twice": (SGDLrTwice, "SGD", "SGD.step", "applied twice"),
+    "BatchNorm1d: unbiased variance": (BNUnbiased, "BatchNorm1d", "BatchNorm1d.forward", "unbiased"),
+    "BatchNorm1d: running_V unbiased": (BNRunningUnbiased, "BatchNorm1d", "BatchNorm1d.forward", "running_V is updated with the unbiased"),
+    "BatchNorm1d: running stats updated in eval": (BNUpdatesInEval, "BatchNorm1d", "BatchNorm1d.forward", "changed in eval mode"),
+    "BatchNorm1d: alpha swapped": (BNAlphaSwapped, "BatchNorm1d", "BatchNorm1d.forward", "swapped"),
+    "BatchNorm1d: eval uses batch statistics": (BNEvalBatchStats, "BatchNorm1d", "BatchNorm1d.forward", "running_M and running_V"),
+    "BatchNorm1d: dLdBb not summed": (BNBiasGradNotSummed, "BatchNorm1d", "BatchNorm1d.backward", "not summed"),
+    "BatchNorm1d: dLdBW and dLdBb swapped": (BNGradsSwapped, "BatchNorm1d", "BatchNorm1d.backward", "swapped"),
+    "BatchNorm1d: dLdZ direct path only": (BNDirectPathOnly, "BatchNorm1d", "BatchNorm1d.backward", "direct path"),
+    "BatchNorm1d: forward returns None": (BNForwardReturnsNone, "BatchNorm1d", "BatchNorm1d.forward", "is None"),
+    "BatchNorm1d: backward never ends": (BNLoopsForever, "BatchNorm1d", "BatchNorm1d.backward", "did not finish"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_layer_is_caught_and_named(name, monkeypatch):
+    cls, check_name, method, phrase = WRONG[name]
+    check = CHECKS[check_name][0]
+    monkeypatch.setattr("course_lib.checks._harness.CALL_BUDGET_S", 0.5)
+    with pytest.raises(CheckFailure) as info:
+        check(cls)                        # the visible cell's call
+    message = str(info.value)
+    assert message.startswith(method), message
+    assert phrase in message, message
+    assert "Traceback" not in message
+    with pytest.raises(CheckFailure):
+        check(cls, seed=2026, hard=True)  # the hidden cell's call catches it too
+
+
+# ---------------------------------------------------------------- right layers
+class LinearBroadcast(R.Linear):
+    def forward(self, A):
+        self.A = A
+        return A @ self.W.T + self.b.T
+
+    def backward(self, dLdZ):
+        self.dLdW = np.einsum("ni,nj->ij", dLdZ, self.A)
+        self.dLdb = dLdZ.sum(axis=0, keepdims=True).T
+        return np.einsum("no,oi->ni", dLdZ, self.W)
+
+
+class SigmoidStable(R.Sigmoid):
+    def forward(self, Z):
+        e = np.exp(-np.abs(Z))
+        self.A = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+        return self.A
+
+
+class TanhViaExp(R.Tanh):
+    """Without np.tanh, as the handout asks."""
+
+    def forward(self, Z):
+        self.A = (np.exp(Z) - np.exp(-Z)) / (np.exp(Z) + np.exp(-Z))
+        return self.A
+
+
+class TanhViaSigmoid(R.Tanh):
+    def forward(self, Z):
+        self.A = 2 * _sig(2 * Z) - 1
+        return self.A
+
+
+class ReLUGradOneAtZero(R.ReLU):
+    def forward(self, Z):
+        self.Z = Z
+        return Z * (Z > 0)
+
+    def backward(self, dLdA):
+        return dLdA * (self.Z >= 0)
+
+
+class GELUScipy(R.GELU):
+    def forward(self, Z):
+        from scipy.special import erf
+
+        self.Z = Z
+        return Z * 0.5 * (1 + erf(Z / np.sqrt(2)))
+
+    def backward(self, dLdA):
+        from scipy.stats import norm
+
+        return dLdA * (norm.cdf(self.Z) + self.Z * norm.pdf(self.Z))
+
+
+class SwishScalarArray(R.Swish):
+    """beta from the constructor's default; dLdbeta stored as a 1×1 array."""
+
+    def backward(self, dLdA):
+        out = super().backward(dLdA)
+        self.dLdbeta = np.array([[self.dLdbeta]])
+        return out
+
+
+class SoftmaxVectorised(R.Softmax):
+    def backward(self, dLdA):
+        A = self.A
+        return A * (dLdA - (dLdA * A).sum(axis=1, keepdims=True))
+
+
+class SoftmaxLogSumExp(R.Softmax):
+    def forward(self, Z):
+        m = Z.max(axis=1, keepdims=True)
+        lse = m + np.log(np.exp(Z - m).sum(axis=1, keepdims=True))
+        self.A = np.exp(Z - lse)
+        return self.A
+
+    def backward(self, dLdA):
+        return np.einsum("nc,ncd->nd", dLdA,
+                         np.einsum("nc,cd->ncd", self.A, np.eye(self.A.shape[1]))
+                         - np.einsum("nc,nd->ncd", self.A, self.A))
+
+
+class SGDNegativeVelocity(R.SGD):
+    """The other common convention: v = mu v - lr g, W += v (the same steps for a fixed lr)."""
+
+    def step(self):
+        for i, layer in enumerate(self.l):
+            self.v_W[i] = self.mu * self.v_W[i] - self.lr * layer.dLdW
+            self.v_b[i] = self.mu * self.v_b[i] - self.lr * layer.dLdb
+            layer.W += self.v_W[i]
+            layer.b += self.v_b[i]
+
+
+class BNCompact(R.BatchNorm1d):
+    def forward(self, Z, eval=False):
+        if eval:
+            return self.BW * (Z - self.running_M) / np.sqrt(self.running_V + self.eps) + self.Bb
+        mean = Z.mean(axis=0, keepdims=True)
+        var = ((Z - mean) ** 2).mean(axis=0, keepdims=True)
+        self.inv = 1 / np.sqrt(var + self.eps)
+        self.NZ = (Z - mean) * self.inv
+        self.running_M *= self.alpha
+        self.running_M += (1 - self.alpha) * mean
+        self.running_V *= self.alpha
+        self.running_V += (1 - self.alpha) * var
+        return self.BW * self.NZ + self.Bb
+
+    def backward(self, dLdBZ):
+        self.dLdBW = (dLdBZ * self.NZ).sum(axis=0, keepdims=True)
+        self.dLdBb = dLdBZ.sum(axis=0, keepdims=True)
+        g = dLdBZ * self.BW
+        return self.inv * (g - g.mean(axis=0, keepdims=True)
+                           - self.NZ * (g * self.NZ).mean(axis=0, keepdims=True))
+
+
+RIGHT = {
+    "Linear reference": (R.Linear, "Linear"),
+    "Linear broadcast + einsum": (LinearBroadcast, "Linear"),
+    "Sigmoid reference": (R.Sigmoid, "Sigmoid"),
+    "Sigmoid stable": (SigmoidStable, "Sigmoid"),
+    "Tanh reference": (R.Tanh, "Tanh"),
+    "Tanh via exp": (TanhViaExp, "Tanh"),
+    "Tanh via sigmoid": (TanhViaSigmoid, "Tanh"),
+    "ReLU reference": (R.ReLU, "ReLU"),
+    "ReLU gradient 1 at 0": (ReLUGradOneAtZero, "ReLU"),
+    "GELU reference": (R.GELU, "GELU"),
+    "GELU scipy": (GELUScipy, "GELU"),
+    "Swish reference": (R.Swish, "Swish"),
+    "Swish dLdbeta 1x1": (SwishScalarArray, "Swish"),
+    "Softmax reference (explicit Jacobians)": (R.Softmax, "Softmax"),
+    "Softmax vectorised backward": (SoftmaxVectorised, "Softmax"),
+    "Softmax log-sum-exp + einsum Jacobian": (SoftmaxLogSumExp, "Softmax"),
+    "SGD reference": (R.SGD, "SGD"),
+    "SGD negative velocity, in place": (SGDNegativeVelocity, "SGD"),
+    "BatchNorm1d reference (handout equations)": (R.BatchNorm1d, "BatchNorm1d"),
+    "BatchNorm1d compact backward, in-place running stats": (BNCompact, "BatchNorm1d"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+def test_right_layer_passes(name, capsys):
+    cls, check_name = RIGHT[name]
+    check = CHECKS[check_name][0]
+    for seed in (0, 1, 2026):
+        check(cls, seed=seed)
+        check(cls, seed=seed, hard=True)
+    out = capsys.readouterr().out
+    assert out.count("PASSED") == 6 and "warning" not in out.lower()
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_each_check_is_fast(name):
+    check, cls = CHECKS[name]
+    check(cls)  # warm-up (first use of torch functions)
+    start = time.perf_counter()
+    check(cls)
+    check(cls, seed=7, hard=True)
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_instance_instead_of_class(name):
+    check, cls = CHECKS[name]
+    obj = object.__new__(cls)
+    with pytest.raises(CheckFailure, match="expected the class"):
+        check(obj)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_stub_reads_not_implemented(name):
+    check, cls = CHECKS[name]
+
+    def stub(self, *args, **kwargs):
+        raise NotImplementedError()
+
+    method = "step" if name == "SGD" else "forward"
+    Stub = type(f"Stub{name}", (cls,), {method: stub})
+    with pytest.raises(CheckFailure, match="not implemented yet"):
+        check(Stub)
+
+
+def test_the_sgd_oracle_is_torch_optim_sgd():
+    """The functional update the check uses equals torch.optim.SGD's class."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(3, 4))
+    a = [torch.tensor(x0)]
+    b = torch.tensor(x0, requires_grad=True)
+    oracle = L._TorchSGD(a, lr=0.1, momentum=0.9)
+    opt = torch.optim.SGD([b], lr=0.1, momentum=0.9)
+    for _ in range(4):
+        g = torch.tensor(rng.normal(size=(3, 4)))
+        oracle.step([g])
+        b.grad = g.clone()
+        opt.step()
+    assert torch.allclose(a[0], b.detach())
+
+
+def test_softmax_large_inputs_in_the_visible_check():
+    """The visible check already includes ±1000 (the usual overflow)."""
+    cases = L._softmax_inputs(0, hard=False)
+    assert any(np.abs(z).max() >= 1000 for z, _ in cases)
+    assert any(z.shape[0] == 1 for z, _ in cases)
+
+
+def test_catalogue_is_large_enough():
+    assert len(WRONG) >= 12 and len(RIGHT) >= 12
+    assert {c for _, c, _, _ in WRONG.values()} == set(CHECKS)
+
+
+# ---------------------------------------------------------------- whole models
+class ModelSkipsLast(R.Model):
+    def forward(self, A):
+        for layer in self.layers[:-1]:
+            A = layer.forward(A)
+        return A
+
+
+class ModelBackwardForwardOrder(R.Model):
+    def backward(self, dLdA):
+        for layer in self.layers:
+            dLdA = layer.backward(dLdA)
+        return dLdA
+
+
+class ModelBackwardSkipsFirst(R.Model):
+    def backward(self, dLdA):
+        for layer in reversed(self.layers[1:]):
+            dLdA = layer.backward(dLdA)
+        return dLdA
+
+
+def test_model_check_passes_right_models(capsys):
+    L.check_model(R.mlp4(), architecture=["Linear(2, 4)", "ReLU", "Linear(4, 8)", "ReLU", "Linear(8, 8)",
+                                          "ReLU", "Linear(8, 4)", "ReLU", "Linear(4, 2)", "Sigmoid"])
+    L.check_model(R.Model([R.Linear(3, 4), R.GELU(), R.Linear(4, 3), R.Swish(0.7), R.Linear(3, 5),
+                           R.Softmax()]), seed=2026, hard=True)
+    L.check_model(R.Model([R.Linear(3, 2)]))
+    assert capsys.readouterr().out.count("PASSED") == 3
+
+
+@pytest.mark.parametrize("cls, phrase", [
+    (ModelSkipsLast, "without layer 9 (Sigmoid)"),
+    (ModelBackwardForwardOrder, "from the LAST to the first"),
+    (ModelBackwardSkipsFirst, "layer 0 (Linear(2, 4)) has no dLdW"),
+])
+def test_model_check_catches_wrong_models(cls, phrase):
+    model = cls(R.mlp4().layers)
+    with pytest.raises(CheckFailure) as info:
+        L.check_model(model)
+    assert phrase in str(info.value), str(info.value)
+
+
+def test_model_check_architecture_and_unknown_layers():
+    with pytest.raises(CheckFailure, match=r"model.layers is \[Linear\(2, 4\), ReLU"):
+        L.check_model(R.mlp4(), architecture=["Linear(2, 4)", "Sigmoid"])
+    with pytest.raises(CheckFailure, match="does not know"):
+        L.check_model(R.Model([R.Linear(2, 3), R.BatchNorm1d(3)]))
+    with pytest.raises(CheckFailure, match="takes 5 features but the layer before it gives 3"):
+        L.check_model(R.Model([R.Linear(2, 3), R.ReLU(), R.Linear(5, 1)]))
