@@ -32,7 +32,7 @@ import nbrun
 from course_lib.instructor import nbmeta
 from course_lib.instructor.release import blank, solution_filled
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(4 * 3600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SOURCES = nbrun.source_notebooks()
 STUDENTS = ("blank", "corrupt", "solved", "tampered")  # nbgrader grades them in this order

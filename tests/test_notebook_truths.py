@@ -18,7 +18,7 @@ import pytest
 import nbrun
 from course_lib.instructor import nbmeta
 
-pytestmark = pytest.mark.timeout(3 * 3600)  # whole notebooks, up to 300 s a cell
+pytestmark = pytest.mark.timeout(1800)  # whole notebooks; CI has 90 minutes in all
 
 
 def _errors(nb) -> list[str]:
