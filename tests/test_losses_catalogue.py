@@ -5,7 +5,6 @@ implementations written differently from the reference all pass.
 The reference comes from the source notebook (cells tagged 'nb04-defs')."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -375,19 +374,6 @@ def test_right_implementation_passes(name, capsys):
     check(obj, seed=2026, hard=True)
     check(obj, seed=7, hard=True)
     assert "PASSED" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check, obj", [
-    (L.check_mse, "MSELoss"), (L.check_cross_entropy, "CrossEntropyLoss"), (L.check_bce, "BCELoss"),
-    (M.check_regression, "grads_regression"), (M.check_classification_mse, "grads_classification_mse"),
-    (M.check_classification_bce, "grads_classification_bce"), (M.check_relu_tanh, "grads_relu_tanh"),
-    (O.check_adam, "Adam"), (M.check_expression_grads, "expression_grads")])
-def test_each_check_is_fast(check, obj, capsys):
-    check(R[obj])  # warm-up: first torch.optim use imports torch._dynamo
-    start = time.perf_counter()
-    check(R[obj])
-    check(R[obj], seed=2026, hard=True)
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("junk", [None, 3, "MSELoss", object()])
