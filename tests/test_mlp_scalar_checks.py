@@ -18,6 +18,7 @@ from course_lib.checks import CheckFailure, NotImplementedYet
 from course_lib.checks import mlp_scalar as M
 
 from engines import fresh_value, variant
+from test_autograd_catalogue import mul_no_chain
 
 
 # ---------------------------------------------------------------- reference (micrograd style)
@@ -451,20 +452,9 @@ def test_other_checks_still_pass_for_a_perceptron_fault():
 
 
 # ---------------------------------------------------------------- the engine comes first
-def _mul_no_chain(self, other):
-    other = self.lift(other)
-    out = type(self)(self.data * other.data, (self, other), "*")
-
-    def _backward():
-        self.grad += other.data
-        other.grad += self.data
-    out._backward = _backward
-    return out
-
-
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_broken_engine_is_reported_first(check):
-    nn = reference(variant(__mul__=_mul_no_chain))
+    nn = reference(variant(__mul__=mul_no_chain))
     with pytest.raises(CheckFailure) as info:
         CHECKS[check](nn)
     message = str(info.value)

@@ -208,17 +208,14 @@ def load_value(
             f"(found {type(Value).__name__}). Was class Value renamed?"
         )
     if check:
-        from .checks.autograd import check_engine
+        from .checks.autograd import engine_problem
 
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                check_engine(Value)
-        except CheckFailure as failure:
-            message = failure.message.rstrip().rstrip(".")
+        message = engine_problem(Value)
+        if message is not None:
             raise CheckFailure(
                 f"Your Value from {path.name} does not pass its own checks yet: {message}. "
                 f"Fix notebook 02 first."
-            ) from None
+            )
     if not quiet:
         status = "it passes notebook 02's checks" if check else "not checked"
         print(f"Loaded your Value from {path.name} ({len(cells)} cells; {status}).")

@@ -67,6 +67,16 @@ def fmt(x: Any) -> str:
     return repr(x)
 
 
+def as_number(method: str, what: str, x: Any) -> float:
+    """``float(x)``, or a :class:`CheckFailure` saying that ``what`` is not a number."""
+    try:
+        return float(x)
+    except Exception:
+        raise CheckFailure(
+            f"{method}: {what} is a {type(x).__name__} ({x!r:.60}); it should be a number."
+        ) from None
+
+
 def close(got: float, want: float, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
     """``|got - want| <= atol + rtol * |want|``, and NaN never matches."""
     return abs(got - want) <= atol + rtol * abs(want)

@@ -11,6 +11,8 @@ derivative; a table of usual mistakes turns a wrong number into a hint.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from ..problems import HAND_GRADIENTS
-from ._harness import CheckFailure, call, close, fmt, guarded, passed
+from ._harness import CheckFailure, as_number, call, close, fmt, guarded, passed
 
 __all__ = [
     "check_backward",
@@ -32,6 +34,7 @@ __all__ = [
     "check_tanh",
     "check_rebuilt_example",
     "check_engine",
+    "engine_problem",
 ]
 
 RTOL, ATOL = 1e-6, 1e-9
@@ -98,15 +101,6 @@ def _oracle(case: Case) -> tuple[float, dict[str, float]]:
     return float(out.detach()), grads
 
 
-def _as_float(method: str, what: str, x: Any) -> float:
-    try:
-        return float(x)
-    except Exception:
-        raise CheckFailure(
-            f"{method}: {what} is a {type(x).__name__} ({x!r:.60}); it should be a number."
-        ) from None
-
-
 def _run_student(Value: type, case: Case) -> tuple[Any, dict[str, Any]]:
     """Build ``case`` with the student's class; return (output, input Values)."""
     xs = {}
@@ -141,7 +135,7 @@ def _generic_hint(got: float, want: float, upstream: float | None) -> str:
 def _check_case(Value: type, case: Case, upstream: float | None = None) -> None:
     want_data, want_grad = _oracle(case)
     out, xs = _run_student(Value, case)
-    got_data = _as_float(case.method, f"{case.where()}, the result's .data", out.data)
+    got_data = as_number(case.method, f"{case.where()}, the result's .data", out.data)
     if not close(got_data, want_data, RTOL, ATOL):
         raise CheckFailure(
             f"{case.method}: {case.where()}, the result's .data is {fmt(got_data)} "
@@ -150,7 +144,7 @@ def _check_case(Value: type, case: Case, upstream: float | None = None) -> None:
     call(case.method, f"{case.where()}, calling backward() on the result", out.backward)
     out_name = case.expr.split("=")[0].strip() or "out"
     for k, x in xs.items():
-        got = _as_float(case.method, f"{case.where()}, {k}.grad", x.grad)
+        got = as_number(case.method, f"{case.where()}, {k}.grad", x.grad)
         want = want_grad[k]
         if k in case.either and any(close(got, w, RTOL, ATOL) for w in case.either[k]):
             continue
@@ -283,7 +277,7 @@ def _seed_and_leaf(Value: type) -> None:
     for out, name, where in ((leaf, "x", "a single node x = Value(2.0)"),
                              (c, "c", "c = a + b with a=1.5, b=-0.5")):
         call(m, f"calling {name}.backward() for {where}", out.backward)
-        got = _as_float(m, f"{name}.grad", out.grad)
+        got = as_number(m, f"{name}.grad", out.grad)
         if not close(got, 1.0):
             raise CheckFailure(
                 f"{m}: for {where}, after {name}.backward() {name}.grad is {fmt(got)} but should be "
@@ -561,6 +555,18 @@ def check_engine(Value: type, seed: int = 0, hard: bool = False) -> None:
         check(Value, seed=seed, hard=hard)
 
 
+def engine_problem(Value: type) -> str | None:
+    """Why ``Value`` fails notebook 02's checks (the first message, without its
+    final full stop), or None when it passes. Prints nothing: for notebooks
+    that build on the student's engine and must say first that it is broken."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check_engine(Value)
+    except CheckFailure as failure:
+        return failure.message.rstrip().rstrip(".")
+    return None
+
+
 # --------------------------------------------------------------------------
 # (i) problem 1 rebuilt with Value
 # --------------------------------------------------------------------------
@@ -581,25 +587,25 @@ def check_rebuilt_example(L: Any, L_new: Any, w1: Any, w2: Any, w3: Any) -> None
             raise CheckFailure(f"{title}: {name} should be a Value (with .data and .grad), got a {type(obj).__name__}.")
     if not hasattr(L, "data"):
         raise CheckFailure(f"{title}: L should be the Value of (w1 + w2) * w3, got a {type(L).__name__}.")
-    got_L = _as_float(title, "L.data", L.data)
+    got_L = as_number(title, "L.data", L.data)
     if not close(got_L, loss.item()):
         raise CheckFailure(f"{title}: L.data is {fmt(got_L)} but L = (w1 + w2) * w3 at w1={p.w1}, "
                            f"w2={p.w2}, w3={p.w3} is {fmt(loss.item())}. Build L from the starting values.")
     for i, (name, obj) in enumerate(zip(names, objs)):
-        g = _as_float(title, f"{name}.grad", obj.grad)
+        g = as_number(title, f"{name}.grad", obj.grad)
         if close(g, 0.0):
             raise CheckFailure(f"{title}: {name}.grad is 0.0: call L.backward() before the update step.")
         if not close(g, float(w.grad[i])):
             raise CheckFailure(f"{title}: {name}.grad is {fmt(g)} but dL/d{name} is {fmt(float(w.grad[i]))}. "
                                f"Is L built as (w1 + w2) * w3 from these same Value objects?")
-        d = _as_float(title, f"{name}.data", obj.data)
+        d = as_number(title, f"{name}.data", obj.data)
         if close(d, (p.w1, p.w2, p.w3)[i]):
             raise CheckFailure(f"{title}: {name}.data is still {fmt(d)}: apply the step "
                                f"{name}.data -= eta * {name}.grad.")
         if not close(d, new[i]):
             raise CheckFailure(f"{title}: after the step {name}.data is {fmt(d)} but should be {fmt(new[i])} "
                                f"(= {fmt((p.w1, p.w2, p.w3)[i])} - {p.eta} * {fmt(float(w.grad[i]))}).")
-    got_new = _as_float(title, "L_new", getattr(L_new, "data", L_new))
+    got_new = as_number(title, "L_new", getattr(L_new, "data", L_new))
     want_new = (new[0] + new[1]) * new[2]
     if not close(got_new, want_new):
         raise CheckFailure(f"{title}: L_new is {fmt(got_new)} but (w1 + w2) * w3 at the updated values is "

@@ -505,8 +505,8 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
 # Softmax
 # --------------------------------------------------------------------------
 def _softmax_np(Z: np.ndarray, axis: int) -> np.ndarray:
-    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    return E / E.sum(axis=axis, keepdims=True)
+    """Softmax along ``axis`` by torch (used to predict a wrong-axis mistake)."""
+    return torch.softmax(torch.as_tensor(Z, dtype=torch.float64), dim=axis).numpy()
 
 
 def _softmax_inputs(seed: int, hard: bool) -> list[tuple[np.ndarray, str]]:

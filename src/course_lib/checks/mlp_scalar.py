@@ -25,9 +25,7 @@ Before anything else the student's ``Value`` must pass notebook 02's checks.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -35,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._harness import CheckFailure, call, close, fmt, guarded, passed
+from ._harness import CheckFailure, as_number, call, close, fmt, guarded, passed
 
 __all__ = ["check_perceptron", "check_layer", "check_mlp", "check_zero_grad"]
 
@@ -57,18 +55,15 @@ def _require_engine(Value: Any, title: str) -> None:
             f"{title}: the second argument should be the class Value itself (from "
             f"load_value()), got a {type(Value).__name__}."
         )
-    from .autograd import check_engine
+    from .autograd import engine_problem
 
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            check_engine(Value)
-    except CheckFailure as failure:
-        message = failure.message.rstrip().rstrip(".")
+    message = engine_problem(Value)
+    if message is not None:
         raise CheckFailure(
             f"{title}: the network is built on your Value from notebook 02, and that Value must "
             f"pass its own checks first: {message}. Fix notebook 02, reload Value with "
             f"load_value(), and run this cell again."
-        ) from None
+        )
 
 
 # --------------------------------------------------------------------------
@@ -495,13 +490,8 @@ def _run(net: _Net, model: Any, Value: type, ps: list[Any], Ws: list[np.ndarray]
         where = f"{net.title}(x) with x = {_xs(x)} (as {kind}), parameters set by the check"
     out = call(f"{net.cls}.__call__", f"computing {net.title}(x) with x = {_xs(x)} (as {kind})", model, xin)
     outs = _outputs(net, out, Value, f"{net.title}(x) with x = {_xs(x)} (as {kind})")
-    got = []
-    for k, o in enumerate(outs):
-        try:
-            got.append(float(o.data))
-        except Exception:
-            raise CheckFailure(f"{net.cls}.__call__: {where}: output {k} has .data = {o.data!r:.40}, "
-                               f"not a number.") from None
+    got = [as_number(f"{net.cls}.__call__", f"for {where}, output {k}'s .data", o.data)
+           for k, o in enumerate(outs)]
     wd = want.detach()
     for k, g in enumerate(got):
         if not close(g, float(wd[k]), RTOL, ATOL):
@@ -520,10 +510,7 @@ def _run(net: _Net, model: Any, Value: type, ps: list[Any], Ws: list[np.ndarray]
     tgrad = _flat([t.grad.numpy() for t in tW], [t.grad.numpy() for t in tb])
     names = net.names()
     for k, (p, wg) in enumerate(zip(ps, tgrad)):
-        try:
-            g = float(p.grad)
-        except Exception:
-            raise CheckFailure(f"{net.cls}: after backward(), {names[k]}.grad is {p.grad!r:.40}, not a number.") from None
+        g = as_number(net.cls, f"after backward(), {names[k]}.grad", p.grad)
         if close(g, wg, RTOL, ATOL):
             continue
         if close(g, 0.0):
@@ -559,13 +546,8 @@ def _prepare(net: _Net, cls: Any, Value: type) -> tuple[Any, list[Any], list[flo
         raise CheckFailure(f"{net.cls}: {net.title} has no parameters() method. Does {net.cls} "
                            f"inherit from Module and define parameters()?")
     ps = _get_params(net, model, Value)
-    orig = []
-    for k, p in enumerate(ps):
-        try:
-            orig.append(float(p.data))
-        except Exception:
-            raise CheckFailure(f"{net.cls}.__init__: {net.title}: {net.names()[k]}.data is "
-                               f"{p.data!r:.40}, not a number.") from None
+    orig = [as_number(f"{net.cls}.__init__", f"in {net.title}, {net.names()[k]}.data", p.data)
+            for k, p in enumerate(ps)]
     _check_distinct_init(net, ps)
     return model, ps, orig
 
