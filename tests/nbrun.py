@@ -63,12 +63,17 @@ def expects_error(cell: NotebookNode) -> bool:
     return "raises-exception" in cell.get("metadata", {}).get("tags", [])
 
 
-def execute(nb: NotebookNode, folder: Path, workdir: Path) -> NotebookNode:
+def execute(nb: NotebookNode, folder: Path, workdir: Path,
+            siblings: dict[str, NotebookNode] | None = None) -> NotebookNode:
     """Run ``nb`` top to bottom in ``workdir``, a fresh copy of ``folder`` (the
     notebook's folder, so files beside it are there and artifacts it saves stay
-    out of the repository). Errors are recorded per cell, never raised: every
-    cell runs. Returns the executed notebook."""
+    out of the repository), with the notebooks in ``siblings`` written over
+    their copies (a later notebook reads an earlier one: notebook 03 loads the
+    Value of 02). Errors are recorded per cell, never raised: every cell runs.
+    Returns the executed notebook."""
     shutil.copytree(folder, workdir, ignore=LITTER, dirs_exist_ok=True)
+    for name, sibling in (siblings or {}).items():
+        write(sibling, workdir / name)
     nb = nbmeta.read(nb)
     client = NotebookClient(
         nb,
@@ -89,6 +94,7 @@ class Runs:
     def __init__(self, tmp_factory: pytest.TempPathFactory):
         self._tmp = tmp_factory
         self._cache: dict[tuple[str, str], NotebookNode] = {}
+        self._workdirs: dict[tuple[str, str], Path] = {}
 
     def __call__(self, kind: str, name: str) -> NotebookNode:
         key = (kind, name)
@@ -102,9 +108,20 @@ class Runs:
                 nb, folder = solution_filled(release, source), RELEASE_DIR
             else:
                 raise ValueError(kind)
+            siblings = ({p.name: solution_filled(p, SOURCE_DIR / p.name) for p in release_notebooks()
+                         if p.name != name} if kind == "solved" else None)
             workdir = self._tmp.mktemp(f"{kind}-{Path(name).stem}")
-            self._cache[key] = execute(nb, folder, workdir)
+            self._cache[key] = execute(nb, folder, workdir, siblings)
+            self._workdirs[key] = workdir
         return self._cache[key]
+
+    def artifacts(self, kind: str, name: str) -> list[Path]:
+        """Files that running the notebook saved beside it (trained weights, ...)."""
+        self(kind, name)
+        workdir = self._workdirs[(kind, name)]
+        folder = SOURCE_DIR if kind == "source" else RELEASE_DIR
+        return sorted(p for p in workdir.iterdir()
+                      if p.is_file() and p.suffix != ".ipynb" and not (folder / p.name).exists())
 
 
 def write(nb: NotebookNode, path: Path) -> None:

@@ -1,6 +1,7 @@
 """Catalogues for notebook 03's layer checks: wrong layers are caught with a
 message that names the method and the fault; correct layers written
-differently all pass. The reference layers are test fixtures (layer_refs)."""
+differently all pass. The reference layers are notebook 03's solution cells
+(loaded by layer_refs); the wrong and right variants subclass them."""
 from __future__ import annotations
 
 import math
@@ -100,6 +101,12 @@ class TanhFromInput(R.Tanh):
 
     def backward(self, dLdA):
         return dLdA * (1 - self.Z ** 2)
+
+
+class TanhNumpy(R.Tanh):
+    def forward(self, Z):
+        self.A = np.tanh(Z)
+        return self.A
 
 
 class TanhNoSquare(R.Tanh):
@@ -343,6 +350,7 @@ WRONG = {
     "Sigmoid: derivative from the input": (SigmoidFromInput, "Sigmoid", "Sigmoid.backward", "OUTPUT"),
     "Sigmoid: wrong sign in forward": (SigmoidWrongSign, "Sigmoid", "Sigmoid.forward", "sign in the exponent"),
     "Tanh: derivative 1 - Z^2": (TanhFromInput, "Tanh", "Tanh.backward", "not 1 − Z²"),
+    "Tanh: np.tanh used": (TanhNumpy, "Tanh", "Tanh.forward", "np.tanh"),
     "Tanh: square missing": (TanhNoSquare, "Tanh", "Tanh.backward", "square"),
     "ReLU: gradient passes negatives": (ReLULeaky, "ReLU", "ReLU.backward", "0 where Z < 0"),
     "ReLU: forward is min": (ReLUMin, "ReLU", "ReLU.forward", "max(0, z)"),

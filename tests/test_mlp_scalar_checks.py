@@ -2,8 +2,8 @@
 engine): wrong implementations are caught with a message that names the
 fault; correct implementations written differently all pass.
 
-The reference classes are defined here, on the reference Value from the source
-notebook 02 (``fresh_value()``), as a stand-in until notebook 03 exists.
+The reference classes are notebook 03's solution cells, run on the reference
+Value of the source notebook 02 (``fresh_value()``).
 """
 from __future__ import annotations
 
@@ -12,66 +12,28 @@ import itertools
 import random
 from types import SimpleNamespace
 
+from pathlib import Path
+
 import pytest
 
 from course_lib.checks import CheckFailure, NotImplementedYet
 from course_lib.checks import mlp_scalar as M
+from course_lib.engine import load_cells
 
 from engines import fresh_value, variant
 from test_autograd_catalogue import mul_no_chain
 
 
-# ---------------------------------------------------------------- reference (micrograd style)
+# ---------------------------------------------------------------- reference: the notebook's solution
+SOURCE_03 = Path(__file__).resolve().parents[1] / "source_notebooks" / "ps1" / "03_mlp.ipynb"
+
+
 def reference(Value: type) -> SimpleNamespace:
-    """Module, Perceptron, Layer, MLP as in micrograd (new classes on every call)."""
-    rnd = random.Random(1234)
-
-    class Module:
-        def zero_grad(self):
-            for p in self.parameters():
-                p.grad = 0.0
-
-        def parameters(self):
-            return []
-
-    class Perceptron(Module):
-        def __init__(self, nin, nonlin=True):
-            self.w = [Value(rnd.uniform(-1, 1)) for _ in range(nin)]
-            self.b = Value(0.0)
-            self.nonlin = nonlin
-
-        def __call__(self, x):
-            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
-            return act.relu() if self.nonlin else act
-
-        def parameters(self):
-            return self.w + [self.b]
-
-    class Layer(Module):
-        def __init__(self, nin, nout, **kwargs):
-            self.neurons = [Perceptron(nin, **kwargs) for _ in range(nout)]
-
-        def __call__(self, x):
-            out = [n(x) for n in self.neurons]
-            return out[0] if len(out) == 1 else out
-
-        def parameters(self):
-            return [p for n in self.neurons for p in n.parameters()]
-
-    class MLP(Module):
-        def __init__(self, nin, nouts):
-            sz = [nin] + list(nouts)
-            self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))]
-
-        def __call__(self, x):
-            for layer in self.layers:
-                x = layer(x)
-            return x
-
-        def parameters(self):
-            return [p for layer in self.layers for p in layer.parameters()]
-
-    return SimpleNamespace(Value=Value, Module=Module, Perceptron=Perceptron, Layer=Layer, MLP=MLP)
+    """Module, Perceptron, Layer, MLP from notebook 03's solution cells, defined
+    anew on ``Value`` (new classes on every call)."""
+    ns = load_cells(SOURCE_03, grade_ids=("perceptron", "layer", "mlp"), given={"Value": Value})
+    return SimpleNamespace(Value=Value, Module=ns["Module"], Perceptron=ns["Perceptron"], Layer=ns["Layer"],
+                           MLP=ns["MLP"])
 
 
 @pytest.fixture

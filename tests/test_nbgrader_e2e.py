@@ -3,8 +3,9 @@
 In a scratch course root (a copy of nbgrader_config.py and source_notebooks/):
 generate_assignment, then autograde four submissions of every notebook:
 
-- ``solved``: the release with the source's solutions filled in -> full marks
-  on every autograded test cell; written answers wait for a person;
+- ``solved``: the release with the source's solutions filled in, and the files
+  that running the source notebooks saved (trained weights) -> full marks on
+  every autograded test cell; written answers wait for a person;
 - ``blank``: the release as is -> 0 on every graded cell;
 - ``corrupt``: like ``solved``, but one notebook file is not JSON -> nbgrader
   fails that student (exit status 1) and still grades the others;
@@ -99,7 +100,7 @@ def _submit(student: str, release_nb: Path, dest: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def course(tmp_path_factory: pytest.TempPathFactory, runs) -> dict:
     if not SOURCES:
         pytest.skip("no source notebooks yet")
     root = tmp_path_factory.mktemp("course")
@@ -114,6 +115,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
         shutil.copytree(release, folder)  # the files beside the notebooks too
         for nb_path in sorted(release.glob("*.ipynb")):
             _submit(student, nb_path, folder / nb_path.name)
+            if student in ("solved", "corrupt"):
+                # what the student's own session saved beside the notebook (trained weights):
+                # nbgrader never trains, it grades these files
+                for artifact in runs.artifacts("source", nb_path.name):
+                    shutil.copy(artifact, folder / artifact.name)
 
     started = datetime.now()
     autograded = nbgrader(root, "autograde", nbrun.ASSIGNMENT)

@@ -33,6 +33,7 @@ __all__ = [
     "MNIST_CLASSES",
     "DataUnavailable",
     "ImageData",
+    "default_root",
     "find_shared_data",
     "load_fashion_mnist",
     "load_mnist",
@@ -50,6 +51,7 @@ MNIST_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 #: Environment variables the loaders read.
 ENV_OFFLINE = "COURSE_OFFLINE"
 ENV_DATA_DIR = "COURSE_DATA_DIR"
+ENV_DATA_ROOT = "COURSE_DATA_ROOT"
 
 #: Seconds a download may wait on one network read before it counts as offline.
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -148,6 +150,14 @@ def _tensors(x: np.ndarray, y: np.ndarray, flatten: bool) -> tuple[torch.Tensor,
 # --------------------------------------------------------------------------
 # The real path
 # --------------------------------------------------------------------------
+def default_root() -> Path:
+    """Where torchvision keeps downloads: ``$COURSE_DATA_ROOT``, else
+    ``~/.cache/course_lib/data`` -- outside the assignment folder, so that the
+    images are downloaded once and never submitted with the notebooks."""
+    env = os.environ.get(ENV_DATA_ROOT, "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "course_lib" / "data"
+
+
 def _offline_forced() -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -188,7 +198,7 @@ def _load(
     offline: bool | None,
     verbose: bool,
 ) -> ImageData:
-    root_path = Path(root).expanduser() if root is not None else Path.cwd() / "data"
+    root_path = Path(root).expanduser() if root is not None else default_root()
     offline = _offline_forced() if offline is None else offline
     reasons: list[str] = []
 
@@ -253,7 +263,7 @@ def load_fashion_mnist(
     """Fashion-MNIST as ``ImageData`` (``x_train, y_train, x_test, y_test = ...``).
 
     Online: ``torchvision.datasets.FashionMNIST(root, download=True)``, the full
-    60,000 + 10,000 images (``root`` defaults to ``./data``). Offline (the
+    60,000 + 10,000 images (``root`` defaults to :func:`default_root`). Offline (the
     download fails, or ``COURSE_OFFLINE=1``, or ``offline=True``): the real
     images in ``shared/data/fashion_mnist_2k`` -- 1,115 training and 2,000
     test images -- with a printed announcement. Images are float32 in [0, 1],

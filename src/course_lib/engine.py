@@ -139,11 +139,12 @@ def _cell_line(exc: BaseException, filename: str, source: str) -> str:
     return ""
 
 
-def run_cells(cells: Sequence[EngineCell], name: str) -> dict[str, Any]:
-    """Execute ``cells`` in order in one fresh namespace and return it. Each cell
-    runs within :data:`CELL_BUDGET_S`; its printed output is discarded. A cell
-    that raises gives a :class:`CheckFailure` naming the cell and the error."""
-    namespace: dict[str, Any] = {"__name__": "student_notebook", "__builtins__": __builtins__}
+def run_cells(cells: Sequence[EngineCell], name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Execute ``cells`` in order in one fresh namespace (holding ``given``
+    first) and return it. Each cell runs within :data:`CELL_BUDGET_S`; its
+    printed output is discarded. A cell that raises gives a
+    :class:`CheckFailure` naming the cell and the error."""
+    namespace: dict[str, Any] = {"__name__": "student_notebook", "__builtins__": __builtins__, **(given or {})}
     for cell in cells:
         filename = f"<{name}, cell {cell.label}>"
         try:
@@ -173,13 +174,14 @@ def load_cells(
     grade_ids: Sequence[str] = (),
     tags: Sequence[str] = (),
     folder: str | os.PathLike | None = None,
+    given: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The namespace after running, in a fresh namespace, only the code cells of
-    ``notebook`` (in ``folder``, default the working directory) selected by
-    nbgrader ``grade_ids`` or ``tags``. Tests use it to take reference classes
-    from a source notebook's solution cells."""
+    """The namespace after running, in a fresh namespace that holds ``given``,
+    only the code cells of ``notebook`` (in ``folder``, default the working
+    directory) selected by nbgrader ``grade_ids`` or ``tags``. Tests use it to
+    take reference classes from a source notebook's solution cells."""
     path = _notebook_path(notebook, folder)
-    return run_cells(select_cells(path, grade_ids, tags), path.name)
+    return run_cells(select_cells(path, grade_ids, tags), path.name, given)
 
 
 def load_value(
@@ -187,7 +189,8 @@ def load_value(
     folder: str | os.PathLike | None = None,
     check: bool = True,
     quiet: bool = False,
-) -> type:
+    strict: bool = True,
+) -> type | None:
     """Your ``Value`` class, rebuilt from notebook 02 of this submission.
 
     ``notebook`` is looked for in ``folder`` (default: the current working
@@ -197,8 +200,17 @@ def load_value(
     ``check=True`` the engine must then pass every check of notebook 02
     (``course_lib.checks.autograd.check_engine``), run silently.
 
-    Returns the class; prints one line unless ``quiet``.
+    Returns the class; prints one line unless ``quiet``. When the engine
+    cannot be loaded or fails its checks, raises :class:`CheckFailure`, or
+    with ``strict=False`` prints the reason and returns None (so that the
+    rest of a notebook still runs; checks given None say what happened).
     """
+    if not strict:
+        try:
+            return load_value(notebook, folder, check=check, quiet=quiet, strict=True)
+        except CheckFailure as failure:
+            print(f"VALUE NOT LOADED. {failure.message}")
+            return None
     path = _notebook_path(notebook, folder)
     cells = engine_cells(path)
     Value = run_cells(cells, path.name).get("Value")

@@ -294,6 +294,7 @@ class _Activation:
     edges: tuple[float, ...]
     offset: int
     kink: float | None = None   # where either one-sided derivative is accepted
+    forbidden: tuple[str, ...] = ()  # numpy functions the layer must not call
 
 
 def _activation_inputs(act: _Activation, seed: int, hard: bool) -> list[tuple[np.ndarray, str]]:
@@ -308,6 +309,26 @@ def _activation_inputs(act: _Activation, seed: int, hard: bool) -> list[tuple[np
         cases.append((np.round(rng.normal(0, 4, size=(int(rng.integers(20, 40)), int(rng.integers(8, 20)))), 4), ""))
         cases.append((np.array([act.edges[::-1], act.edges]), " (edge values)"))
     return cases
+
+
+@contextlib.contextmanager
+def _forbid(method: str, names: Sequence[str]) -> Iterator[None]:
+    """While the block runs, calling ``np.<name>`` for a name in ``names`` fails the check."""
+    saved = {name: getattr(np, name) for name in names}
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise CheckFailure(f"{method}: your code calls np.{name}, which this problem asks you not to "
+                               f"use: write it with np.exp (see the table of definitions) instead.")
+        return refused
+
+    for name in names:
+        setattr(np, name, refuse(name))
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(np, name, fn)
 
 
 def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> None:
@@ -326,9 +347,11 @@ def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> Non
         def entry(idx, Z=Z):
             return f"at Z{list(idx)} = {fmt(float(Z[idx]))}"
 
-        A = _run(f"{title}.forward", f"{where}, forward(Z)", layer.forward, Z.copy())
+        with _forbid(f"{title}.forward", act.forbidden):
+            A = _run(f"{title}.forward", f"{where}, forward(Z)", layer.forward, Z.copy())
         _compare(f"{title}.forward", where, "A", A, want_A, act.forward_mistakes(Z), entry=entry)
-        dZ = _run(f"{title}.backward", f"{where}, backward(dLdA)", layer.backward, G.copy())
+        with _forbid(f"{title}.backward", act.forbidden):
+            dZ = _run(f"{title}.backward", f"{where}, backward(dLdA)", layer.backward, G.copy())
         accept = []
         if act.kink is not None:
             at_kink = Z == act.kink
@@ -401,7 +424,8 @@ def _gelu_bwd(Z, A, G):
 _ACTIVATIONS = {
     "Sigmoid": _Activation("Sigmoid", torch.sigmoid, _sigmoid_fwd, _sigmoid_bwd,
                            (-30.0, 30.0, 0.0, -5.0, 5.0), 200),
-    "Tanh": _Activation("Tanh", torch.tanh, _tanh_fwd, _tanh_bwd, (-20.0, 20.0, 0.0, -2.5, 2.5), 300),
+    "Tanh": _Activation("Tanh", torch.tanh, _tanh_fwd, _tanh_bwd, (-20.0, 20.0, 0.0, -2.5, 2.5), 300,
+                        forbidden=("tanh",)),
     "ReLU": _Activation("ReLU", torch.relu, _relu_fwd, _relu_bwd, (-3.0, 3.0, 0.0, -0.001, 0.001), 400,
                         kink=0.0),
     "GELU": _Activation("GELU", lambda z: F.gelu(z, approximate="none"), _gelu_fwd, _gelu_bwd,

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ._harness import CheckFailure, as_number, call, close, fmt, guarded, passed
 
-__all__ = ["check_perceptron", "check_layer", "check_mlp", "check_zero_grad"]
+__all__ = ["check_perceptron", "check_layer", "check_mlp", "check_zero_grad", "check_trained_classifier"]
 
 RTOL, ATOL = 1e-6, 1e-9
 #: Pre-activations closer than this to 0 are redrawn (ReLU's kink).
@@ -50,6 +50,11 @@ _ORDER = ("for each neuron its weights w[0], ..., w[nin-1] and then its bias b; 
 # The engine from notebook 02 comes first
 # --------------------------------------------------------------------------
 def _require_engine(Value: Any, title: str) -> None:
+    if Value is None:
+        raise CheckFailure(
+            f"{title}: Value is None: your Value from notebook 02 could not be loaded. The cell that "
+            f"calls load_value() printed why; fix notebook 02, save it, and run that cell again."
+        )
     if not isinstance(Value, type):
         raise CheckFailure(
             f"{title}: the second argument should be the class Value itself (from "
@@ -674,3 +679,58 @@ def check_zero_grad(MLP: Any, Value: Any, seed: int = 0, hard: bool = False) -> 
             f"gradient of one pass).{hint}"
         )
     passed(title, f"{len(ps)} gradients reset to 0, data untouched, no accumulation across passes")
+
+
+# --------------------------------------------------------------------------
+# A trained classifier on a 2-D toy problem
+# --------------------------------------------------------------------------
+#: Training accuracy the trained network must reach on the toy problem.
+TRAINED_ACCURACY = 0.85
+
+
+def _data_of(v: Any) -> Any:
+    """``v.data`` for a Value, ``v`` itself for a number (numpy scalars have a ``.data`` too)."""
+    return v if isinstance(v, (int, float, np.number, np.ndarray)) else getattr(v, "data", v)
+
+
+def _score(model: Any, x: Sequence[float], Value: type) -> float:
+    out = call("MLP.__call__", f"computing model(x) with x = {_xs(x)}", model, list(x))
+    if isinstance(out, (list, tuple)):
+        if len(out) != 1:
+            raise CheckFailure(f"check_trained_classifier: model(x) returned {len(out)} outputs; a "
+                               f"classifier of ±1 labels has one output (MLP(2, [..., 1])).")
+        out = out[0]
+    return as_number("MLP.__call__", "model(x).data", _data_of(out))
+
+
+@guarded("check_trained_classifier")
+def check_trained_classifier(model: Any, X: Sequence[Sequence[float]], y: Sequence[int],
+                             losses: Sequence[Any], Value: Any) -> float:
+    """After training: ``losses`` (one per step) fell, and ``sign(model(x))``
+    equals the label ``y`` (±1) for at least 90% of the points ``X``.
+    Returns that accuracy."""
+    title = "check_trained_classifier"
+    _require_engine(Value, title)
+    ls = [as_number(title, f"losses[{i}]", _data_of(v)) for i, v in enumerate(losses)]
+    if len(ls) < 2:
+        raise CheckFailure(f"{title}: losses has {len(ls)} entries; append the loss of every training "
+                           f"step (as a float: loss.data).")
+    if not all(np.isfinite(ls)):
+        raise CheckFailure(f"{title}: the loss became nan or inf during training: lower the learning rate.")
+    if not ls[-1] < ls[0]:
+        raise CheckFailure(
+            f"{title}: the loss went from {fmt(ls[0])} to {fmt(ls[-1])}; it should fall. In each step: "
+            f"zero_grad(), forward, loss.backward(), then p.data -= lr * p.grad for every parameter."
+        )
+    scores = [_score(model, x, Value) for x in X]
+    right = sum(1 for s, t in zip(scores, y) if (s > 0) == (t > 0))
+    acc = right / len(y)
+    if acc < TRAINED_ACCURACY:
+        raise CheckFailure(
+            f"{title}: the trained network puts {right} of {len(y)} points ({acc:.0%}) on the side of "
+            f"their label (sign of model(x) = y); it should reach {TRAINED_ACCURACY:.0%}. Train for more "
+            f"steps, or with a larger learning rate or more hidden units."
+        )
+    passed(title, f"loss {fmt(ls[0])} -> {fmt(ls[-1])} in {len(ls)} steps; {acc:.0%} of the points "
+                  f"classified correctly")
+    return acc
