@@ -431,3 +431,57 @@ def test_wrong_argument_types():
         M.check_perceptron(reference(V).Perceptron(3), V)
 
 
+
+
+# ---------------------------------------------------------------- the trained classifier (moons)
+class _Scorer:
+    """A 'trained network': model(x) is [Value(score)] with a score of the given sign per point."""
+
+    def __init__(self, Value, X, signs):
+        self.Value, self.table = Value, {tuple(x): s for x, s in zip(X, signs)}
+
+    def __call__(self, x):
+        return [self.Value(0.5 * self.table[tuple(float(v) for v in x)])]
+
+
+def _moons():
+    from course_lib.toy_data import two_moons
+
+    return two_moons(n=40, noise=0.1, seed=3)
+
+
+def test_trained_classifier_passes_and_accepts_numpy_losses(capsys):
+    V = fresh_value()
+    X, y = _moons()
+    import numpy as np
+
+    acc = M.check_trained_classifier(_Scorer(V, X, y), X, y, [np.float64(1.2), V(0.3)], V)
+    assert acc == 1.0 and "PASSED: check_trained_classifier" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case, phrase", [
+    ("rising", "it should fall"),
+    ("one_loss", "losses has 1 entries"),
+    ("nan", "nan or inf"),
+    ("half_wrong", r"puts 20 of 40 points \(50%\)"),
+    ("two_outputs", "returned 2 outputs"),
+    ("no_value", "Value is None: your Value from notebook 02 could not be loaded"),
+])
+def test_trained_classifier_faults_are_named(case, phrase):
+    V = fresh_value()
+    X, y = _moons()
+    model, losses, Value = _Scorer(V, X, y), [1.0, 0.2], V
+    if case == "rising":
+        losses = [0.2, 1.0]
+    elif case == "one_loss":
+        losses = [0.2]
+    elif case == "nan":
+        losses = [1.0, float("nan")]
+    elif case == "half_wrong":
+        model = _Scorer(V, X, [t if i % 2 else -t for i, t in enumerate(y)])
+    elif case == "two_outputs":
+        model = lambda x: [V(1.0), V(2.0)]  # noqa: E731
+    elif case == "no_value":
+        Value = None
+    with pytest.raises(CheckFailure, match=phrase):
+        M.check_trained_classifier(model, X, y, losses, Value)
