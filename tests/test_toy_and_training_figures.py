@@ -62,3 +62,17 @@ def test_training_curves_put_losses_left_and_accuracies_right():
     assert by_name["train_loss"].xaxis == "x" and by_name["test_acc"].xaxis == "x2"
     with pytest.raises(ValueError, match="no series named"):
         training_curves_figure({"lr": [0.1]})
+
+
+def test_predictions_figure_captions_right_and_wrong():
+    from course_lib.figures import predictions_figure
+
+    imgs = np.zeros((3, 784))
+    imgs[0, :28] = 1.0                                          # the top row of image 0
+    fig = predictions_figure(imgs, [0, 1, 2], [0, 2, 2], ["a", "b", "c"], columns=2)
+    captions = [a.text for a in fig.layout.annotations]
+    assert captions[0] == "a ✓" and "b ✗ c" in captions[1] and captions[2] == "c ✓"
+    assert "2 of 3 right" in fig.layout.title.text
+    assert np.array(fig.data[0].z)[-1].sum() == 28              # drawn at the top (heatmap y grows upwards)
+    with pytest.raises(ValueError, match="one label and one prediction per image"):
+        predictions_figure(imgs, [0, 1], [0, 1, 2], ["a", "b", "c"])

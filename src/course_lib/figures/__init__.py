@@ -2,10 +2,11 @@
 interactive in a static page (buttons and sliders switch precomputed traces,
 no kernel needed)."""
 from .activations import ACTIVATIONS, activation_figure
+from .images import predictions_figure
 from .optim import adam_first_steps_figure
 from .training import decision_regions_figure, loss_figure, training_curves_figure
 
 __all__ = [
     "ACTIVATIONS", "activation_figure", "adam_first_steps_figure", "decision_regions_figure",
-    "loss_figure", "training_curves_figure",
+    "loss_figure", "predictions_figure", "training_curves_figure",
 ]
