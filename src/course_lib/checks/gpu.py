@@ -1,0 +1,172 @@
+"""Checks for notebook 05: the student's CUDA C kernels, run against numpy.
+
+On a machine without a CUDA GPU the kernels run on the CPU in checked mode
+(the Oclgrind simulator), so an out-of-bounds access, a data race on shared
+memory or a barrier that not every thread reaches is reported with the
+array, index, thread, block and line instead of crashing or corrupting
+memory. Large sizes run on the fast CPU backend (PoCL), or on the GPU where
+there is one.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .. import gpu
+from ._harness import CheckFailure, call, guarded, passed
+
+__all__ = ["check_doublify", "check_matmul"]
+
+BLOCK = (16, 16, 1)
+RTOL, ATOL = 1e-4, 1e-4
+
+
+@contextlib.contextmanager
+def _backend(checked: bool) -> Iterator[str]:
+    """Checked mode without a GPU; the GPU itself where there is one (PyCUDA has no checked mode)."""
+    active = gpu.backend()
+    if active.name == "cuda":
+        yield active.short
+        return
+    with gpu.using("checked" if checked else "cpu") as be:
+        yield be.short
+
+
+def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call student code; a GPU error inside becomes a CheckFailure that keeps its message."""
+    def guarded_call() -> Any:
+        try:
+            return fn(*args)
+        except gpu.GpuError as exc:
+            raise CheckFailure(f"{method}: {where}: {exc.heading.lower()}: {exc.message}") from None
+    return call(method, f"{method}(...) {where}", guarded_call)
+
+
+def _new_launches(before: int) -> list[gpu.Launch]:
+    return list(gpu.launches[before:]) if before <= len(gpu.launches) else list(gpu.launches)
+
+
+# --------------------------------------------------------------------------
+# doublify
+# --------------------------------------------------------------------------
+@guarded("doublify")
+def check_doublify(doublify: Any, hard: bool = False) -> None:
+    """``doublify(a)`` doubles a float32 array on the device, in place, for
+    lengths that are not multiples of the block size."""
+    sizes = [1, 100, 4096] + ([257, 1000] if hard else [])
+    with _backend(checked=True) as label:
+        for n in sizes:
+            a = (np.arange(n, dtype=np.float32) - n / 3).astype(np.float32)
+            want = 2 * a
+            got = _student("doublify", f"for a of length {n} on the {label}", doublify, a)
+            result = a if got is None else np.asarray(got)
+            if result.shape != want.shape:
+                raise CheckFailure(f"doublify: for a of length {n} the result has shape {result.shape}.")
+            bad = np.flatnonzero(result != want)
+            if bad.size:
+                i = int(bad[0])
+                hint = (" Nothing changed at all: is a passed as InOut(a), so that the result is copied back?"
+                        if np.array_equal(result, (np.arange(n, dtype=np.float32) - n / 3).astype(np.float32))
+                        else " The first entries are right and the rest not: does the grid cover all n "
+                             "elements (grid = (n + block - 1) // block)?" if i > 0 else "")
+                raise CheckFailure(f"doublify: for a of length {n}, a[{i}] is {result[i]} but should be {want[i]} "
+                                   f"({bad.size} wrong entries).{hint}")
+    passed("doublify", f"lengths {', '.join(map(str, sizes))} on the {label}")
+
+
+# --------------------------------------------------------------------------
+# matmul
+# --------------------------------------------------------------------------
+def _matrices(rng: np.random.Generator, n: int, m: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    A = rng.integers(-4, 5, size=(n, m)).astype(np.float32)
+    B = rng.integers(-4, 5, size=(m, p)).astype(np.float32)
+    return A, B
+
+
+def _hint(got: np.ndarray, A: np.ndarray, B: np.ndarray, launch: gpu.Launch | None) -> str:
+    n, p = A.shape[0], B.shape[1]
+    want = A.astype(np.float64) @ B.astype(np.float64)
+    if not np.any(got):
+        return (" C is all zeros: is C passed as Out(C) (or copied back with memcpy_dtoh), and does every thread "
+                "write its entry?")
+    if np.allclose(got.reshape(-1), want.T.reshape(-1), rtol=RTOL, atol=ATOL):
+        return (" C holds the right numbers in the wrong places: it is written column by column. Row-major "
+                "storage puts C[row][col] at C[row * p + col].")
+    if n == p and np.allclose(got, want.T, rtol=RTOL, atol=ATOL):
+        return " C is transposed: are row and col swapped in the kernel (row from the y index, col from x)?"
+    right = np.isclose(got, want, rtol=RTOL, atol=ATOL)
+    unwritten = (got == 0) & (want != 0)
+    if unwritten.any() and (right | unwritten).all():
+        i, j = (int(v) for v in np.argwhere(unwritten)[0])
+        return (f" {int(unwritten.sum())} entries of C were never written (still 0), e.g. C[{i}, {j}]: the threads "
+                f"do not cover C. Does row come from the y indices and col from the x indices, matching "
+                f"grid = ((p + 15) // 16, (n + 15) // 16)?")
+    rows, cols = np.nonzero(right)
+    if right.any() and not right.all():
+        r, c = rows.max() + 1, cols.max() + 1
+        if right[:r, :c].all() and (r < n or c < p):
+            return (f" Only the top-left {r}×{c} part of C is right: the grid does not cover the whole {n}×{p} "
+                    f"matrix. With 16×16 blocks it needs ceil(p / 16) blocks along x and ceil(n / 16) along y.")
+    if A.shape[1] != n or A.shape[1] != p:
+        return (" Check the strides: A is n×m (A[row][k] = A[row * m + k]) and B is m×p "
+                "(B[k][col] = B[k * p + col]); a stride of n or p where m belongs is the usual slip.")
+    return ""
+
+
+def _compare(A: np.ndarray, B: np.ndarray, got: Any, where: str, launch: gpu.Launch | None) -> None:
+    n, p = A.shape[0], B.shape[1]
+    if got is None:
+        raise CheckFailure(f"matmul: {where}: returned None; it should return C, a numpy array of shape ({n}, {p}).")
+    got = np.asarray(got)
+    if got.shape != (n, p):
+        raise CheckFailure(f"matmul: {where}: returned an array of shape {got.shape}; C = AB has shape ({n}, {p}).")
+    want = A.astype(np.float64) @ B.astype(np.float64)
+    ok = np.isclose(got, want, rtol=RTOL, atol=ATOL)
+    if not ok.all():
+        i, j = (int(v) for v in np.argwhere(~ok)[0])
+        raise CheckFailure(f"matmul: {where}: C[{i}, {j}] is {got[i, j]:g} but should be {want[i, j]:g} "
+                           f"({int((~ok).sum())} of {n * p} entries wrong).{_hint(got, A, B, launch)}")
+
+
+def _check_config(launch: gpu.Launch | None, n: int, p: int, where: str) -> None:
+    if launch is None:
+        raise CheckFailure(f"matmul: {where}: no kernel was launched. matmul must launch your kernel with the "
+                           f"course_lib.gpu API and return C.")
+    if launch.block != BLOCK:
+        raise CheckFailure(f"matmul: {where}: the kernel was launched with block={launch.block}; this problem asks "
+                           f"for 16×16×1 blocks: block=(16, 16, 1).")
+    gx, gy, _ = launch.grid
+    need = ((p + 15) // 16, (n + 15) // 16)
+    flipped = ((n + 15) // 16, (p + 15) // 16)
+    if (gx, gy) not in (need, flipped):
+        raise CheckFailure(f"matmul: {where}: the grid is {launch.grid[:2]} blocks, but C ({n}×{p}) needs "
+                           f"{need} blocks of 16×16: ((p + 15) // 16, (n + 15) // 16) with x along the columns. "
+                           f"Compute the grid from the sizes, rounding up.")
+
+
+@guarded("matmul")
+def check_matmul(matmul: Any, seed: int = 0, hard: bool = False) -> None:
+    """``matmul(A, B)`` returns C = AB (float32, A n×m, B m×p) computed by the
+    student's kernel, launched with 16×16×1 blocks and a grid from the sizes.
+    Small awkward sizes run in checked mode; larger ones on the fast backend."""
+    rng = np.random.default_rng(seed)
+    small: Sequence[tuple[int, int, int]] = [(37, 53, 29), (16, 16, 16), (1, 7, 1), (20, 3, 45)]
+    large: Sequence[tuple[int, int, int]] = [(256, 128, 200)]
+    if hard:
+        small = [*small, (17, 33, 15), (48, 1, 33)]
+        large = [*large, (513, 300, 257), (1024, 1024, 1024)]
+    for checked, sizes in ((True, small), (False, large)):
+        with _backend(checked) as label:
+            for n, m, p in sizes:
+                A, B = _matrices(rng, n, m, p)
+                where = f"for A {n}×{m} and B {m}×{p} on the {label}"
+                before = len(gpu.launches)
+                got = _student("matmul", where, matmul, A.copy(), B.copy())
+                new = _new_launches(before)
+                launch = new[-1] if new else None
+                _check_config(launch, n, p, where)
+                _compare(A, B, got, where, launch)
+    sizes_text = ", ".join(f"{n}×{m}·{m}×{p}" for n, m, p in [*small, *large])
+    passed("matmul", f"{sizes_text}; block 16×16×1 and a grid from the sizes; no out-of-bounds access")

@@ -1,0 +1,170 @@
+"""``SourceModule`` and kernel launches, PyCUDA-style, on whichever backend is active.
+
+A module keeps its CUDA C source and compiles it for each backend it is
+launched on, so a kernel compiled while the fast CPU backend was active also
+runs in checked mode when a check asks for it. Before anything runs, a
+launch is validated: the block and grid, and every argument against the
+kernel's parameter types.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import backends
+from .cuda_c import Kernel, Param, kernels
+from .errors import CompileError, LaunchError
+from .memory import ArgumentHandler, DeviceAllocation
+
+__all__ = ["Function", "Launch", "SourceModule", "launches"]
+
+MAX_THREADS_PER_BLOCK = 1024
+MAX_BLOCK = (1024, 1024, 64)
+MAX_GRID = (2 ** 31 - 1, 65535, 65535)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A launch as it happened: which kernel, block, grid and backend."""
+
+    kernel: str
+    block: tuple[int, int, int]
+    grid: tuple[int, int, int]
+    backend: str
+    seconds: float
+
+
+#: The most recent launches (the checks read the launch configuration here).
+launches: list[Launch] = []
+_KEEP = 100
+
+
+class SourceModule:
+    """CUDA C source with one or more ``__global__`` kernels (PyCUDA's ``SourceModule``)."""
+
+    def __init__(self, source: str, **options: Any):
+        if not isinstance(source, str):
+            raise CompileError(f"SourceModule takes the CUDA C source as a string, got {type(source).__name__}.")
+        self.source = source
+        try:
+            self.kernels = kernels(source)
+        except ValueError as exc:
+            raise CompileError(str(exc)) from None
+        if not self.kernels:
+            raise CompileError("the source has no kernel: a kernel starts with `__global__ void name(...)`.")
+        self._native: dict[tuple[str, int], Any] = {}
+        self.native(backends.backend())       # compile now: errors show at once
+
+    def native(self, backend: Any) -> Any:
+        """The module compiled for ``backend`` (compiled again when the backend made a new context)."""
+        key = (backend.name, 0)
+        if key not in self._native:
+            self._native[key] = backend.compile(self.source)
+        return self._native[key]
+
+    def get_function(self, name: str) -> "Function":
+        if name not in self.kernels:
+            raise CompileError(f"get_function: there is no kernel named {name!r} in this module; its kernels: "
+                               f"{', '.join(self.kernels)}.")
+        return Function(self, self.kernels[name])
+
+
+def _dims(value: Any, what: str, n: int) -> tuple[int, int, int]:
+    if isinstance(value, (int, np.integer)):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 3:
+        raise LaunchError(f"{what} should be a tuple of up to three positive ints, e.g. {what}=(16, 16, 1); "
+                          f"got {value!r}.")
+    dims = []
+    for v in value:
+        if isinstance(v, float) and v.is_integer():
+            raise LaunchError(f"{what}={tuple(value)!r} holds the float {v}: use ints (// instead of /, or "
+                              f"int(math.ceil(...))).")
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise LaunchError(f"{what}={tuple(value)!r}: every entry must be an int of at least 1.")
+        dims.append(int(v))
+    return tuple(dims + [1] * (3 - len(dims)))  # type: ignore[return-value]
+
+
+def _check_launch(block: tuple[int, int, int], grid: tuple[int, int, int], limit: int) -> None:
+    threads = math.prod(block)
+    if threads > min(MAX_THREADS_PER_BLOCK, limit):
+        raise LaunchError(f"block={block} has {threads} threads; a block may have at most "
+                          f"{min(MAX_THREADS_PER_BLOCK, limit)} (CUDA's limit). Use smaller blocks and more of them "
+                          f"in the grid, e.g. block=(16, 16, 1).")
+    for i, (b, most) in enumerate(zip(block, MAX_BLOCK)):
+        if b > most:
+            raise LaunchError(f"block={block}: dimension {'xyz'[i]} is {b}, more than CUDA's {most}.")
+    for i, (g, most) in enumerate(zip(grid, MAX_GRID)):
+        if g > most:
+            raise LaunchError(f"grid={grid}: dimension {'xyz'[i]} is {g}, more than CUDA's {most}.")
+
+
+def _check_arg(kernel: Kernel, i: int, param: Param, arg: Any) -> None:
+    where = f"{kernel.name}: argument {i} (`{param}`)"
+    if param.pointer:
+        if isinstance(arg, np.ndarray):
+            raise LaunchError(f"{where} is a bare numpy array; a kernel needs device memory. Wrap it: In(a) to "
+                              f"copy it to the device, Out(a) to receive results into it, InOut(a) for both "
+                              f"(or copy it yourself with to_device / mem_alloc and memcpy_htod).")
+        if isinstance(arg, ArgumentHandler):
+            got = arg.array.dtype
+            if param.dtype is not None and got != param.dtype:
+                raise LaunchError(f"{where}: the array has dtype {got}, but `{param.ctype} *` needs {param.dtype} "
+                                  f"({param.dtype.itemsize} bytes per element): pass a.astype(np.{param.dtype}).")
+            return
+        if isinstance(arg, DeviceAllocation):
+            if arg.dtype is not None and param.dtype is not None and arg.dtype != param.dtype:
+                raise LaunchError(f"{where}: this device memory holds {arg.dtype} but `{param.ctype} *` needs "
+                                  f"{param.dtype}.")
+            return
+        if type(arg).__name__ == "DeviceAllocation" or hasattr(arg, "gpudata"):
+            return  # PyCUDA's own allocation on a GPU
+        raise LaunchError(f"{where} needs device memory (In/Out/InOut(array), to_device or mem_alloc), got "
+                          f"{type(arg).__name__}.")
+    if isinstance(arg, (ArgumentHandler, DeviceAllocation, np.ndarray)):
+        raise LaunchError(f"{where} is a number, but an array was passed.")
+    if isinstance(arg, (bool, int, float)):
+        fix = f"np.{param.dtype}({arg!r})" if param.dtype is not None else "a numpy scalar"
+        raise LaunchError(f"{where}: got a Python {type(arg).__name__}; a kernel needs a sized C number: pass "
+                          f"{fix}.")
+    if isinstance(arg, np.generic):
+        if param.dtype is not None and arg.dtype != param.dtype:
+            raise LaunchError(f"{where}: got np.{arg.dtype}, but `{param.ctype}` is {param.dtype}: pass "
+                              f"np.{param.dtype}(...).")
+        return
+    raise LaunchError(f"{where}: cannot pass a {type(arg).__name__} to a kernel.")
+
+
+@dataclass
+class Function:
+    """A kernel of a module; call it like PyCUDA's: ``f(*args, block=(16, 16, 1), grid=(gx, gy))``."""
+
+    module: SourceModule
+    kernel: Kernel
+    _seen: set = field(default_factory=set)
+
+    def __call__(self, *args: Any, block: Any = None, grid: Any = (1, 1), time_kernel: bool = False,
+                 **ignored: Any) -> float | None:
+        k = self.kernel
+        if block is None:
+            raise LaunchError(f"{k.name}: block= is required, e.g. block=(16, 16, 1).")
+        b, g = _dims(block, "block", 3), _dims(grid, "grid", 3)
+        be = backends.backend()
+        _check_launch(b, g, getattr(be, "max_threads", MAX_THREADS_PER_BLOCK))
+        if len(args) != len(k.params):
+            raise LaunchError(f"{k.name} takes {len(k.params)} arguments ({', '.join(map(str, k.params))}) but "
+                              f"was given {len(args)}.")
+        for i, (param, arg) in enumerate(zip(k.params, args)):
+            _check_arg(k, i, param, arg)
+        seconds = be.launch(self.module.native(be), k, self.module.source, args, b, g)
+        launches.append(Launch(k.name, b, g, be.name, seconds))
+        del launches[:-_KEEP]
+        return seconds if time_kernel else None
+
+    def prepared_time(self, *args: Any, **kwargs: Any) -> float:
+        """Seconds the kernel itself ran (as ``time_kernel=True``)."""
+        return float(self(*args, time_kernel=True, **kwargs))
