@@ -30,7 +30,7 @@ Conventions (as in MyTorch):
 The SGD check's model holds only layers with parameters (as in MyTorch), so an
 SGD that skips parameter-free layers passes too.
 
-A failure names the method, the input, expected vs got at the first wrong
+A failure names the method, the input, expected vs got at the worst wrong
 entry, and the likely mistake. ``seed=`` and ``hard=True`` serve the hidden
 tests.
 """
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._arrays import Mistakes, as_array, compare, quiet, shape_text as _shape
 from ._harness import CheckFailure, call, fmt, guarded, passed
 
 __all__ = [
@@ -67,22 +67,14 @@ RTOL, ATOL = 1e-5, 1e-7
 #: The epsilon of MyTorch's BatchNorm1d.
 BN_EPS = 1e-8
 
-Mistakes = Sequence[tuple[Any, str]]
-
-
 # --------------------------------------------------------------------------
-# Helpers: quiet numpy, arrays from student code, comparisons that explain
+# Helpers: arrays from student code, comparisons that explain (see _arrays)
 # --------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Overflow in a student's exp is reported by the comparison, not as warnings."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+_STORED = "Did you forget to return it (or to store it in self)?"
 
 
 def _run(method: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with _quiet():
+    with quiet():
         return call(method, what, fn, *args, **kwargs)
 
 
@@ -94,80 +86,18 @@ def _make(title: str, Cls: Any, *args: Any, **kwargs: Any) -> Any:
     return call(f"{title}.__init__", f"creating {title}({shown})", Cls, *args, **kwargs)
 
 
-def _shape(x: Sequence[int]) -> str:
-    return "(" + ", ".join(str(int(n)) for n in x) + ("," if len(x) == 1 else "") + ")"
+def _numpy(x: Any) -> Any:
+    """A torch tensor (a layer may return one) as a numpy array; anything else as it is."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def _array(method: str, where: str, quantity: str, x: Any) -> np.ndarray:
-    if x is None:
-        raise CheckFailure(f"{method}: {where}, {quantity} is None. Did you forget to return it "
-                           f"(or to store it in self)?")
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except Exception:
-        raise CheckFailure(f"{method}: {where}, {quantity} is a {type(x).__name__} ({x!r:.60}); "
-                           f"it should be a numpy array of numbers.") from None
-    return arr
-
-
-def _matches(got: np.ndarray, predicted: Any) -> bool:
-    if predicted is None:
-        return False
-    p = np.asarray(predicted, dtype=np.float64)
-    if p.shape != got.shape:
-        return False
-    with _quiet():
-        return bool(np.allclose(got, p, rtol=RTOL, atol=ATOL, equal_nan=True))
-
-
-def _hint(got: np.ndarray, mistakes: Mistakes) -> str:
-    for predicted, hint in mistakes:
-        if _matches(got, predicted):
-            return " " + hint
-    return ""
-
-
-def _compare(
-    method: str,
-    where: str,
-    quantity: str,
-    got: Any,
-    want: np.ndarray,
-    mistakes: Mistakes = (),
-    accept: Sequence[np.ndarray] = (),
-    entry: Callable[[tuple[int, ...]], str] | None = None,
-) -> None:
-    """``got`` must equal ``want`` (same shape, every entry close), else a
-    :class:`CheckFailure` names the first wrong entry and the likely mistake."""
-    got = _array(method, where, quantity, got)
-    want = np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        if got.size == want.size and got.size > 0:
-            same = _matches(got.reshape(want.shape), want)
-        else:
-            same = False
-        hint = _hint(got, mistakes) or (
-            " The numbers are right; only the shape is not (reshape it)." if same else "")
-        raise CheckFailure(f"{method}: {where}, {quantity} has shape {_shape(got.shape)} but should "
-                           f"have shape {_shape(want.shape)}.{hint}")
-    with _quiet():
-        ok = np.isclose(got, want, rtol=RTOL, atol=ATOL)
-        for alt in accept:
-            ok |= np.isclose(got, alt, rtol=RTOL, atol=ATOL)
-    if ok.all():
-        return
-    idx = tuple(int(i) for i in np.argwhere(~ok)[0])
-    g, w = float(got[idx]), float(want[idx])
-    at = f"[{', '.join(map(str, idx))}]" if idx else ""
-    detail = f" ({entry(idx)})" if entry else ""
-    hint = _hint(got, mistakes)
-    if not hint and not np.isfinite(got).all() and np.isfinite(want).all():
-        hint = (" It contains nan or inf: something overflowed (exp of a large number?) or "
-                "divided by zero.")
-    raise CheckFailure(f"{method}: {where}, {quantity}{at} is {fmt(g)} but should be "
-                       f"{fmt(w)}{detail}.{hint}")
+def _compare(method: str, where: str, quantity: str, got: Any, want: np.ndarray,
+             mistakes: Mistakes = (), accept: Sequence[np.ndarray] = (),
+             entry: Callable[[tuple[int, ...]], str] | None = None) -> None:
+    """:func:`compare` with this module's tolerance (``RTOL``, ``ATOL``), for
+    a value returned by the layer or stored in it; torch tensors are accepted."""
+    compare(method, quantity, _numpy(got), want, mistakes, where=where, accept=accept, entry=entry,
+            none_hint=_STORED, rtol=RTOL, atol=ATOL)
 
 
 def _attr(method: str, obj: Any, name: str, when: str) -> Any:
@@ -500,7 +430,7 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
             (s + beta * Z * s * (1 - s), _MISSING_UPSTREAM),
         ], entry=entry)
         got = _attr("Swish.backward", layer, "dLdbeta", f"{bwhere},")
-        arr = _array("Swish.backward", bwhere, "dLdbeta", got)
+        arr = as_array("Swish.backward", "dLdbeta", _numpy(got), where=bwhere, none_hint=_STORED)
         want = float(bt.grad)
         per_entry = G * Z * Z * s * (1 - s)
         mistakes = [
@@ -517,11 +447,8 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
                     "features." if arr.size > 1 else "")
             raise CheckFailure(f"Swish.backward: {bwhere}, dLdbeta has shape {_shape(arr.shape)}; it "
                                f"should be a single number ({fmt(want)}).{hint}")
-        value = float(arr.reshape(()))
-        if not (abs(value - want) <= ATOL + RTOL * abs(want)):
-            hint = _hint(np.asarray(value), [(np.asarray(p), h) for p, h in mistakes if p is not None])
-            raise CheckFailure(f"Swish.backward: {bwhere}, dLdbeta is {fmt(value)} but should be "
-                               f"{fmt(want)} (dLdβ = Σ dLdA ⊙ Z² σ(βZ)(1 − σ(βZ))).{hint}")
+        _compare("Swish.backward", bwhere, "dLdbeta", arr.reshape(()), np.float64(want), mistakes,
+                 entry=lambda idx: "dLdβ = Σ dLdA ⊙ Z² σ(βZ)(1 − σ(βZ))")
     passed("Swish", f"{len(cases)} inputs and betas; A, dLdZ and dLdbeta match PyTorch autograd")
 
 
@@ -570,7 +497,7 @@ def check_softmax(Softmax: type, seed: int = 0, hard: bool = False) -> None:
         def entry(idx, Z=Z):
             return f"row {idx[0]} of Z is [{', '.join(fmt(float(v)) for v in Z[idx[0]][:6])}{', ...' if Z.shape[1] > 6 else ''}]"
 
-        with _quiet():
+        with quiet():
             E = np.exp(Z)
             unshifted = E / E.sum(axis=1, keepdims=True)
             global_shift = np.exp(Z - Z.max())
