@@ -66,6 +66,28 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # autograde puts them back from the gradebook.
 c.ClearHiddenTests.enabled = True
 
+# Solution regions inside CUDA C strings (`/// BEGIN SOLUTION`) become a C
+# comment, so a kernel's skeleton stays valid C: course_lib's ClearSolutions,
+# in nbgrader's own list of GenerateAssignment preprocessors.
+from nbgrader.preprocessors import (  # noqa: E402
+    CheckCellMetadata as _CheckCellMetadata,
+    ClearHiddenTests as _ClearHiddenTests,
+    ClearMarkScheme as _ClearMarkScheme,
+    ClearOutput as _ClearOutput,
+    ComputeChecksums as _ComputeChecksums,
+    IncludeHeaderFooter as _IncludeHeaderFooter,
+    InstantiateTests as _InstantiateTests,
+    LockCells as _LockCells,
+    SaveCells as _SaveCells,
+)
+
+from course_lib.instructor.clear_solutions import ClearSolutions as _ClearSolutions  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    _IncludeHeaderFooter, _InstantiateTests, _LockCells, _ClearSolutions, _ClearOutput, _CheckCellMetadata,
+    _ComputeChecksums, _SaveCells, _ClearHiddenTests, _ClearMarkScheme, _ComputeChecksums, _CheckCellMetadata,
+]
+
 # --- autograde ---------------------------------------------------------------
 # Students are created in the gradebook when first autograded: no roster is
 # needed up front (`nbgrader db student import` stays optional).

@@ -55,7 +55,7 @@ def _new_launches(before: int) -> list[gpu.Launch]:
 def check_doublify(doublify: Any, hard: bool = False) -> None:
     """``doublify(a)`` doubles a float32 array on the device, in place, for
     lengths that are not multiples of the block size."""
-    sizes = [1, 100, 4096] + ([257, 1000] if hard else [])
+    sizes = [1, 100, 1000, 4096] + ([257, 5000] if hard else [])
     with _backend(checked=True) as label:
         for n in sizes:
             a = (np.arange(n, dtype=np.float32) - n / 3).astype(np.float32)
