@@ -200,3 +200,17 @@ def test_c_solution_regions_become_a_c_comment():
         "x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION", False)
     with pytest.raises(RuntimeError, match="no // END SOLUTION"):
         clear_c_regions("// BEGIN SOLUTION\nx")
+
+
+def test_an_interrupted_checked_launch_leaves_a_working_backend(monkeypatch):
+    from course_lib.checks._harness import StudentTimeout, time_budget
+
+    src = "__global__ void spin(float *a) { int i = 0; while (a[0] >= 0.0f) { i++; } a[1] = i; }"
+    with gpu.using("checked"):
+        spin = gpu.SourceModule(src).get_function("spin")
+        with pytest.raises(StudentTimeout), time_budget(1.0):
+            spin(gpu.InOut(np.zeros(2, np.float32)), block=(1, 1, 1))
+        done = np.ones(2, np.float32)
+        gpu.SourceModule("__global__ void z(float *a) { a[0] = 0.0f; }").get_function("z")(
+            gpu.InOut(done), block=(1, 1, 1))
+    assert done[0] == 0

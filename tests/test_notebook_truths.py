@@ -58,3 +58,13 @@ def test_solution_filled_release_passes_every_test_cell(path: Path, runs):
         f"release/{nbrun.ASSIGNMENT}/{path.name} with the source's solutions filled in "
         "(visible checks only) raises in " + "; ".join(errors)
     )
+
+
+@pytest.mark.parametrize("path", nbrun.params(nbrun.source_notebooks()))
+def test_no_test_cell_ends_in_a_value(path: Path, runs):
+    """nbgrader takes a number that a test cell's last line evaluates to as that
+    cell's (partial) score: a check that returned 0.95 would cost points."""
+    nb = runs("source", path.name)
+    valued = [nbrun.describe(nb, i) for i, cell in enumerate(nb.cells) if nbmeta.is_autograded_test(cell)
+              and any(out.get("output_type") == "execute_result" for out in cell.get("outputs", []))]
+    assert not valued, f"{path.name}: these test cells show a value (nbgrader would score it): {valued}"

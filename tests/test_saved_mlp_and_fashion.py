@@ -5,6 +5,7 @@ numpy network on real images)."""
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -184,9 +185,9 @@ def test_missing_weights_say_where_and_what_to_do(tmp_path):
 @needs_shared
 def test_full_training_weights_above_the_target_pass(memorised, capsys):
     S.save_mlp(memorised, "fashion_mlp.pt", _data(True), history={"train_loss": [1.0]})
-    acc = F.check_fashion_mlp("fashion_mlp.pt", hard=True)
+    assert F.check_fashion_mlp("fashion_mlp.pt", hard=True) is None     # nbgrader would score a returned number
     out = capsys.readouterr().out
-    assert acc > 0.95 and "PASSED: check_fashion_mlp" in out and "OFFLINE FALLBACK" in out
+    assert re.search(r"PASSED: check_fashion_mlp .*: 9\d\.\d\d% on", out) and "OFFLINE FALLBACK" in out
     assert "2,000 real Fashion-MNIST test images that ship offline" in out and "85%" in out
 
 
@@ -250,8 +251,8 @@ def _labels(n: int = 200) -> np.ndarray:
 
 def test_numpy_net_that_learned_passes(capsys):
     y = _labels()
-    acc = F.check_numpy_net_learns(_Knows(np.eye(10)[y]), np.zeros((200, 784)), y, [2.3, 1.0, 0.5])
-    assert acc == 1.0 and "PASSED: check_numpy_net_learns" in capsys.readouterr().out
+    F.check_numpy_net_learns(_Knows(np.eye(10)[y]), np.zeros((200, 784)), y, [2.3, 1.0, 0.5])
+    assert "100.0% of 200 test images correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("losses, scores, phrase", [

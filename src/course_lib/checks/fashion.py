@@ -78,9 +78,9 @@ def _target_for(trained_on: Mapping[str, Any], acc: float) -> tuple[float, str]:
 
 @guarded("check_fashion_mlp")
 def check_fashion_mlp(path: str | os.PathLike = "fashion_mlp.pt", data_dir: str | os.PathLike | None = None,
-                      hard: bool = False) -> float:
+                      hard: bool = False) -> None:
     """Grade the network saved at ``path``: rebuilt from the file, evaluated on
-    the Fashion-MNIST test set, accuracy at least the target. Returns the accuracy."""
+    the Fashion-MNIST test set, accuracy at least the target."""
     title = "check_fashion_mlp"
     path = Path(path)
     if not path.is_file():
@@ -123,7 +123,6 @@ def check_fashion_mlp(path: str | os.PathLike = "fashion_mlp.pt", data_dir: str 
             f"with lr about 1e-3, and watch the test accuracy curve for overfitting (dropout helps)."
         )
     passed(title, f"{saved.describe()}: {acc:.2%} on {where}; {why}")
-    return acc
 
 
 # --------------------------------------------------------------------------
@@ -143,10 +142,10 @@ def _numbers(values: Any, what: str) -> np.ndarray:
 
 
 @guarded("check_numpy_net_learns")
-def check_numpy_net_learns(model: Any, x_test: Any, y_test: Any, losses: Sequence[float]) -> float:
+def check_numpy_net_learns(model: Any, x_test: Any, y_test: Any, losses: Sequence[float]) -> None:
     """The numpy network ``model`` (``forward(A)`` on ``N×784`` rows) after
     training: ``losses`` (one per epoch) fell by at least 30% and it labels at
-    least 65% of ``x_test`` as ``y_test``. Returns that accuracy."""
+    least 65% of ``x_test`` as ``y_test``."""
     title = "check_numpy_net_learns"
     ls = _numbers(losses, "losses")
     if len(ls) < 2:
@@ -175,4 +174,3 @@ def check_numpy_net_learns(model: Any, x_test: Any, y_test: Any, losses: Sequenc
                            f"or with a larger learning rate, and check that the inputs are scaled to [0, 1].")
     passed(title, f"loss {ls[0]:.3f} → {ls[-1]:.3f} over {len(ls)} epochs; {acc:.1%} of {len(y):,} "
                   f"test images correct")
-    return acc

@@ -705,10 +705,10 @@ def _score(model: Any, x: Sequence[float], Value: type) -> float:
 
 @guarded("check_trained_classifier")
 def check_trained_classifier(model: Any, X: Sequence[Sequence[float]], y: Sequence[int],
-                             losses: Sequence[Any], Value: Any) -> float:
+                             losses: Sequence[Any], Value: Any) -> None:
     """After training: ``losses`` (one per step) fell, and ``sign(model(x))``
     equals the label ``y`` (±1) for at least 90% of the points ``X``.
-    Returns that accuracy."""
+   """
     title = "check_trained_classifier"
     _require_engine(Value, title)
     ls = [as_number(title, f"losses[{i}]", _data_of(v)) for i, v in enumerate(losses)]
@@ -733,4 +733,3 @@ def check_trained_classifier(model: Any, X: Sequence[Sequence[float]], y: Sequen
         )
     passed(title, f"loss {fmt(ls[0])} -> {fmt(ls[-1])} in {len(ls)} steps; {acc:.0%} of the points "
                   f"classified correctly")
-    return acc

@@ -30,7 +30,7 @@ for _key, _value in _OCLGRIND_ENV.items():
     os.environ.setdefault(_key, _value)
 
 from . import backends as _backends  # noqa: E402
-from .backends import backend, use, using  # noqa: E402
+from .backends import backend, ensure_pycuda, use, using  # noqa: E402
 from .errors import CompileError, GpuError, KernelFault, LaunchError  # noqa: E402
 from .memory import DeviceAllocation, In, InOut, Out  # noqa: E402
 from .memory import memcpy_dtoh as _cpu_dtoh  # noqa: E402
@@ -39,7 +39,7 @@ from .module import Function, Launch, SourceModule, launches  # noqa: E402
 
 __all__ = [
     "CompileError", "DeviceAllocation", "Event", "Function", "GpuError", "In", "InOut", "KernelFault", "Launch",
-    "LaunchError", "Out", "SourceModule", "backend", "launches", "mem_alloc", "memcpy_dtoh", "memcpy_htod",
+    "LaunchError", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc", "memcpy_dtoh", "memcpy_htod",
     "synchronize", "to_device", "use", "using",
 ]
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 from typing import Any, Iterator
 
-__all__ = ["ENV_BACKEND", "backend", "use", "using"]
+__all__ = ["ENV_BACKEND", "backend", "ensure_pycuda", "use", "using"]
 
 ENV_BACKEND = "COURSE_GPU_BACKEND"
 NAMES = ("auto", "cuda", "cpu", "checked")
@@ -80,6 +80,24 @@ def _cuda_available() -> tuple[bool, str]:
     except Exception as exc:
         return False, f"CUDA does not start ({type(exc).__name__})"
     return True, ""
+
+
+def ensure_pycuda() -> bool:
+    """Install PyCUDA (``pip install pycuda``, a minute or two) where an NVIDIA GPU
+    is visible and PyCUDA is missing, e.g. a Colab GPU runtime. True if PyCUDA is there."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("pycuda") is not None:
+        return True
+    if shutil.which("nvidia-smi") is None:
+        return False
+    print("An NVIDIA GPU is here but PyCUDA is not: installing it (pip install pycuda, a minute or two)...")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pycuda"], check=False)
+    importlib.invalidate_caches()
+    return done.returncode == 0 and importlib.util.find_spec("pycuda") is not None
 
 
 def _make(name: str) -> Any:

@@ -121,8 +121,13 @@ class CheckedBackend:
     def _ask(self, kind: str, payload: Any, timeout: float) -> Any:
         if not self._alive():
             self._start()
-        self._conn.send((kind, payload))
-        if not self._conn.poll(timeout):
+        try:
+            self._conn.send((kind, payload))
+            answered = self._conn.poll(timeout)
+        except BaseException:   # interrupted (a check's time budget, Ctrl-C): the worker may still be busy
+            self._stop()
+            raise
+        if not answered:
             self._stop()
             raise KernelFault(f"the kernel did not finish within {timeout:g} s in checked mode (the simulator is "
                               f"slow, but not that slow): is there a loop that never ends, e.g. a loop counter "
