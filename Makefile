@@ -29,6 +29,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python scripts/bench_checks.py
+	$(BIN)/python scripts/bench_mlp.py
+	$(BIN)/python scripts/bench_gpu.py
 
 clean:
 	rm -rf _build gradebook.db
