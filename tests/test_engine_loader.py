@@ -184,3 +184,14 @@ def test_not_strict_prints_the_reason_and_returns_none(tmp_path, capsys):
     shutil.copy(RELEASE_02, tmp_path / "02_autograd.ipynb")       # the blank release: not implemented
     assert load_value(folder=tmp_path, strict=False) is None
     assert "does not pass its own checks yet" in capsys.readouterr().out
+
+
+def test_grading_one_notebook_alone_finds_the_submitted_sibling(tmp_path, monkeypatch):
+    graded = tmp_path / "autograded" / "alice" / "ps1"
+    submitted = tmp_path / "submitted" / "alice" / "ps1"
+    graded.mkdir(parents=True)
+    submitted.mkdir(parents=True)
+    shutil.copy(SOURCE_02, submitted / "02_autograd.ipynb")
+    monkeypatch.chdir(graded)
+    Value = load_value(quiet=True)
+    assert (Value(2.0) * 3).data == 6.0

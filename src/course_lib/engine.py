@@ -49,6 +49,18 @@ def _notebook_path(notebook: str | os.PathLike, folder: str | os.PathLike | None
     path = Path(notebook).expanduser()
     if not path.is_absolute():
         path = Path(folder).expanduser() / path if folder is not None else Path.cwd() / path
+    return _submitted_twin(path) if not path.exists() else path
+
+
+def _submitted_twin(path: Path) -> Path:
+    """While nbgrader grades one notebook alone (``autograde --notebook``), only
+    that notebook is copied to ``autograded/<student>/<assignment>/``: take the
+    sibling from ``submitted/<student>/<assignment>/`` then. Else ``path``."""
+    parts = path.parts
+    if len(parts) >= 4 and parts[-4] == "autograded":
+        twin = Path(*parts[:-4], "submitted", *parts[-3:])
+        if twin.is_file():
+            return twin
     return path
 
 
