@@ -200,11 +200,11 @@ def test_tampered_tests_are_restored_and_score_zero(course, path: Path):
 def test_corrupt_submission_fails_alone(course):
     result, root = course["autograde"], course["root"]
     log = result.stdout + result.stderr
-    # What nbgrader 0.9.6 does: logs NotJSONError, removes autograded/corrupt,
-    # grades everyone else, and exits 1 at the end.
+    # What nbgrader 0.9.6 does: logs NotJSONError, removes autograded/corrupt/ps1
+    # (an empty autograded/corrupt may stay), grades everyone else, and exits 1 at the end.
     assert result.returncode == 1, log[-5000:]
     assert "NotJSONError" in log and "for student 'corrupt'" in log, log[-5000:]
-    assert not (root / "autograded" / "corrupt").exists()
+    assert not (root / "autograded" / "corrupt" / nbrun.ASSIGNMENT).exists()
     for student in ("solved", "tampered"):  # graded after 'corrupt'
         for path in SOURCES:
             assert (root / "autograded" / student / nbrun.ASSIGNMENT / path.name).is_file(), log[-5000:]

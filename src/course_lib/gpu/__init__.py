@@ -2,12 +2,13 @@
 
     from course_lib import gpu
     mod = gpu.SourceModule(r'''
-    __global__ void doublify(float *a, int n) {
-        int i = blockIdx.x * blockDim.x + threadIdx.x;
-        if (i < n) a[i] *= 2.0f;
+    __global__ void axpy(float alpha, const float *x, float *y, int n) {
+        int i = threadIdx.x + blockDim.x * blockIdx.x;
+        if (i < n) y[i] += alpha * x[i];
     }''')
-    doublify = mod.get_function("doublify")
-    doublify(gpu.InOut(a), np.int32(len(a)), block=(256, 1, 1), grid=((len(a) + 255) // 256, 1))
+    axpy = mod.get_function("axpy")
+    axpy(np.float32(2), gpu.In(x), gpu.InOut(y), np.int32(len(y)), block=(256, 1, 1),
+         grid=((len(y) + 255) // 256, 1))
 
 With a CUDA GPU and PyCUDA (Colab) the kernels run there; otherwise the same
 CUDA C runs on the CPU through OpenCL (PoCL), or, in checked mode
