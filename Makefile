@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python scripts/bench_checks.py
 	$(BIN)/python scripts/bench_mlp.py
 	$(BIN)/python scripts/bench_gpu.py
+	$(BIN)/python scripts/bench_pieces.py
 
 clean:
 	rm -rf _build gradebook.db
