@@ -131,7 +131,10 @@ def test_views_and_static_figure():
         visible = step.args[0]["visible"]
         assert [i for i, v in enumerate(visible) if v] == [2 * k, 2 * k + 1]
     assert steps[-1].label == "sawtooth D=3" and "κ(f) = 8 pieces" in steps[-1].args[1]["title.text"]
-    assert [t.visible for t in fig.data[:4]] == [True, True, False, False]
+    assert [t.visible for t in fig.data[:4]] == [True, True, False, False]     # "random D=3 W=4" is not among them
+    shown = pieces_figure(depths=range(1, 4), widths=(2, 4))
+    assert shown.layout.sliders[0].active == 5 and [i for i, t in enumerate(shown.data) if t.visible] == [10, 11]
+    assert shown.layout.title.text.startswith("random network (D = 3, widths 4)")
 
 
 def test_live_explorer_redraws_on_every_control():

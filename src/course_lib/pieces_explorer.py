@@ -82,21 +82,24 @@ def pieces_explorer(max_depth: int = 8, max_width: int = 8) -> Any:
     return w.VBox([construction, w.HBox([depth, width, seed]), info, out])
 
 
-def pieces_figure(depths: Iterable[int] = range(1, 7), widths: Sequence[int] = (2, 4, 8), seed: int = 0) -> go.Figure:
+def pieces_figure(depths: Iterable[int] = range(1, 7), widths: Sequence[int] = (2, 4, 8), seed: int = 0,
+                  start: str = "random D=3 W=4") -> go.Figure:
     """Every random network (depth × width) and every sawtooth depth, precomputed;
-    a slider picks one. Works with no kernel."""
+    a slider picks one (first shown: the view labelled ``start``, if any). Works with no kernel."""
+    depths = list(depths)
     views = [view("random", d, wd, seed) for d in depths for wd in widths]
     views += [view("sawtooth", d, 2) for d in depths]
     labels = [f"random D={d} W={wd}" for d in depths for wd in widths] + [f"sawtooth D={d}" for d in depths]
+    first = labels.index(start) if start in labels else 0
     fig = go.Figure()
     for k, (result, _) in enumerate(views):
-        for trace in _traces(result, k == 0):
+        for trace in _traces(result, k == first):
             fig.add_trace(trace)
     steps = []
     for k, ((_, text), label) in enumerate(zip(views, labels)):
         visible = [i // 2 == k for i in range(2 * len(views))]
         steps.append(dict(method="update", label=label, args=[{"visible": visible}, {"title.text": text}]))
-    fig.update_layout(template="plotly_white", height=460, title=dict(text=views[0][1], font=dict(size=13)),
+    fig.update_layout(template="plotly_white", height=460, title=dict(text=views[first][1], font=dict(size=13)),
                       xaxis_title="x", yaxis_title="f(x)", showlegend=False,
-                      sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="network: "), pad=dict(t=40))])
+                      sliders=[dict(active=first, steps=steps, currentvalue=dict(prefix="network: "), pad=dict(t=40))])
     return fig
