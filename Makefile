@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python scripts/bench_mlp.py
 	$(BIN)/python scripts/bench_gpu.py
 	$(BIN)/python scripts/bench_pieces.py
+	$(BIN)/python scripts/bench_dream.py
 
 clean:
 	rm -rf _build gradebook.db

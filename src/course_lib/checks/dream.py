@@ -1,0 +1,199 @@
+"""Checks for notebook 07 (DeepDream): the student's ``gradient_descent`` on the image.
+
+Two kinds of test:
+
+- on a *spy* classifier whose scores are linear in the input, s_c(x) = ⟨W_c, x⟩,
+  the gradient is the same at every step, so plain steps x ← x − lr·∇E with
+  E = −s_target, jittered by the shifts s_t that ``random_shift`` hands out and
+  undone afterwards, end exactly at x_0 + lr·Σ_t roll(W_target, −s_t). The
+  usual mistakes end elsewhere, at places that can be written down too (the
+  opposite sign, gradients summed over steps, the jitter left in), so the
+  message can name them. The spy also notices training mode and changed weights;
+- on the real classifier, after a fixed budget, the target's logit must have
+  risen and the target must have won (or its probability risen).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..dream import images as I
+from ..dream.hooks import LayerActivation
+from ..dream.models import Classifier
+from ._harness import CheckFailure, call, fmt, guarded, passed
+
+__all__ = ["check_gradient_descent", "check_layer_objective", "check_octaves"]
+
+
+class _Spy(nn.Module):
+    """Scores linear in the input; remembers whether it ran in training mode."""
+
+    def __init__(self, channels: int, size: int, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.W = nn.Parameter(torch.randn(10, channels, size, size, generator=g))
+        self.modes: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.modes.append(self.training)
+        return torch.einsum("nchw,kchw->nk", x, self.W)
+
+
+def _spy_classifier(seed: int) -> Classifier:
+    spy = _Spy(1, 12, seed)
+    spy.train()
+    return Classifier(spy, "spy", [str(d) for d in range(10)], (0.5,), (0.25,), 1, 12, {}, "spy", lr=0.01)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5))
+
+
+def _spy_run(gradient_descent: Callable[..., Any], seed: int, steps: int, max_shift: int, target: int) -> None:
+    clf = _spy_classifier(seed)
+    spy: _Spy = clf.model  # type: ignore[assignment]
+    W0 = spy.W.detach().clone()
+    g = torch.Generator().manual_seed(seed + 1)
+    image = torch.rand(1, 1, 12, 12, generator=g)
+    lr = 0.01
+    before = len(I.shift_log)
+    where = f"on a test classifier whose scores are linear in the image (steps={steps}, lr={lr}, max_shift={max_shift})"
+    out = call("gradient_descent", f"gradient_descent(image, clf, target={target}, ...) {where}", gradient_descent,
+               image.clone(), clf, target, steps=steps, lr=lr, max_shift=max_shift)
+    shifts = I.shift_log[before:]
+    if not torch.equal(spy.W.detach(), W0):
+        raise CheckFailure("gradient_descent: the model's weights changed. DeepDream changes only the IMAGE: step "
+                           "with the gradient of the input (x.grad), never with the parameters' gradients, and do "
+                           "not call an optimizer over model.parameters().")
+    if any(spy.modes):
+        raise CheckFailure("gradient_descent: the model ran in training mode (model.training was True), where dropout "
+                           "and batch norm change the function at every step. Call clf.model.eval() first.")
+    if not isinstance(out, torch.Tensor):
+        raise CheckFailure(f"gradient_descent: returned {type(out).__name__}; return the image as a tensor of the "
+                           f"input's shape {tuple(image.shape)}, in pixel units (to_image(...)).")
+    out = out.detach()
+    if out.shape != image.shape:
+        raise CheckFailure(f"gradient_descent: returned shape {tuple(out.shape)}, the input had {tuple(image.shape)}.")
+    if len(shifts) != steps:
+        raise CheckFailure(f"gradient_descent: random_shift was called {len(shifts)} times in {steps} steps; call it "
+                           f"once per step (from course_lib.dream), jitter with that shift, and undo it.")
+    x0 = I.to_model_input(image, clf.mean, clf.std)
+    Wt = W0[target:target + 1]
+    pixels = lambda x: I.to_image(x, clf.mean, clf.std)  # noqa: E731
+    right = pixels(x0 + lr * sum(I.jitter(Wt, (-a, -b)) for a, b in shifts))
+    if _close(out, right):
+        return
+    if _close(out, image):
+        raise CheckFailure("gradient_descent: the image did not change. Is the gradient taken with respect to the "
+                           "image (x.requires_grad_(True), then x.grad), and is the step applied to x.data?")
+    wrong_sign = pixels(x0 - lr * sum(I.jitter(Wt, (-a, -b)) for a, b in shifts))
+    if _close(out, wrong_sign):
+        raise CheckFailure("gradient_descent: the image moved in the wrong direction: the target's score FELL. The "
+                           "energy is E = −score[target]; a descent step is x ← x − lr·∂E/∂x (or, the same, "
+                           "x ← x + lr·∂score/∂x). Check the sign of the energy and of the step.")
+    summed = pixels(x0 + lr * sum((t + 1) * I.jitter(Wt, (-a, -b)) for t, (a, b) in enumerate(shifts)))
+    if _close(out, summed):
+        raise CheckFailure("gradient_descent: the gradients are summed over the steps: x.grad is never reset, so "
+                           "each backward() adds to the last. Zero it after every step (x.grad.zero_()).")
+    x = x0.clone()
+    for a, b in shifts:
+        x = I.jitter(x, (a, b)) + lr * Wt
+    if max_shift and _close(out, pixels(x)):
+        raise CheckFailure("gradient_descent: the jitter is never undone: the image ends up shifted by the sum of "
+                           "all shifts. After each step roll it back with unjitter(x, shift).")
+    diff = (out - right).abs().max().item()
+    raise CheckFailure(f"gradient_descent: {where} the result differs from plain gradient descent on the image by up "
+                       f"to {fmt(diff)} per pixel. Each step: shift = random_shift(max_shift); jitter x; "
+                       f"E = −score[target]; backward; x ← x − lr·x.grad; zero x.grad; unjitter x. (Blur, clamping "
+                       f"and weight decay must stay off unless asked for.)")
+
+
+def _real_run(gradient_descent: Callable[..., Any], clf: Classifier, target: int, steps: int) -> str:
+    image = I.load_photo("chelsea", clf.size, clf.channels)
+    start = clf.logits(image)[0]
+    out = call("gradient_descent", f"gradient_descent(photo, clf, target={target}, steps={steps}, lr={clf.lr}, "
+               f"clamp=True)", gradient_descent, image.clone(), clf, target, steps=steps, lr=clf.lr, clamp=True)
+    if not isinstance(out, torch.Tensor) or out.shape != image.shape:
+        raise CheckFailure(f"gradient_descent: on the photo it returned {getattr(out, 'shape', type(out).__name__)}, "
+                           f"not an image of shape {tuple(image.shape)}.")
+    out = out.detach()
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -1e-4 or hi > 1 + 1e-4:
+        raise CheckFailure(f"gradient_descent: with clamp=True the pixels range from {fmt(lo)} to {fmt(hi)}; clamp "
+                           f"the image (in pixel units) to [0, 1] after each step.")
+    end = clf.logits(out)[0]
+    p0, p1 = torch.softmax(start, 0)[target].item(), torch.softmax(end, 0)[target].item()
+    rise = (end[target] - start[target]).item()
+    name = clf.classes[target]
+    if rise < 1.0:
+        raise CheckFailure(f"gradient_descent: after {steps} steps the score of class {name!r} went from "
+                           f"{fmt(start[target].item())} to {fmt(end[target].item())}; it should rise clearly.")
+    if end.argmax().item() != target and p1 < p0 + 0.3:
+        raise CheckFailure(f"gradient_descent: after {steps} steps class {name!r} is not the top class and its "
+                           f"probability only went from {p0:.1%} to {p1:.1%}.")
+    return f"{name!r}: score {fmt(start[target].item())} → {fmt(end[target].item())}, probability {p0:.1%} → {p1:.1%}"
+
+
+@guarded("gradient_descent")
+def check_gradient_descent(gradient_descent: Any, clf: Classifier, target: int = 7, hard: bool = False) -> None:
+    """Exact trajectories on a linear test classifier (direction, zeroed gradients, jitter undone, eval mode,
+    weights untouched), then the target class on the real classifier after a fixed budget, with clamping."""
+    runs = [(0, 5, 0), (1, 4, 3)] + ([(2, 6, 5), (3, 3, 1)] if hard else [])
+    for seed, steps, max_shift in runs:
+        _spy_run(gradient_descent, seed, steps, max_shift, target=seed % 10)
+    detail = _real_run(gradient_descent, clf, target, steps=40)
+    passed("gradient_descent", f"exact on {len(runs)} linear test cases; {detail}")
+
+
+@guarded("dream")
+def check_octaves(dream: Any, clf: Classifier, target: int = 7) -> None:
+    """``dream(image, clf, target, octaves=3, scale=1.4, ...)`` returns an image of
+    the input's shape in which the target scores higher."""
+    for size in (clf.size, clf.size - 7):
+        image = I.load_photo("coffee", size, clf.channels)
+        out = call("dream", f"dream(image of {size}×{size}, clf, target={target}, octaves=3)", dream, image.clone(),
+                   clf, target, octaves=3, scale=1.4, steps=15, lr=clf.lr, clamp=True)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image.shape):
+            raise CheckFailure(f"dream: for an image of shape {tuple(image.shape)} it returned "
+                               f"{tuple(getattr(out, 'shape', ())) or type(out).__name__}; resize the result back to "
+                               f"the input's size at the end.")
+        rise = (clf.logits(out.detach())[0, target] - clf.logits(image)[0, target]).item()
+        if rise < 1.0:
+            raise CheckFailure(f"dream: for a {size}×{size} image the target's score rose by only {fmt(rise)}.")
+    passed("dream", "octaves return the input's shape and raise the target's score")
+
+
+@guarded("layer objective")
+def check_layer_objective(gradient_descent: Any, clf: Classifier, layer: str | None = None,
+                          channels: tuple[int, int] = (3, 7)) -> None:
+    """``gradient_descent(..., layer=name, channel=c)`` raises the mean activation of
+    channel c of that layer: dreaming for channel a excites a clearly more than
+    dreaming for channel b does, and the other way round."""
+    layer = layer or list(clf.layers)[len(clf.layers) // 2]
+    image = I.load_photo("astronaut", clf.size, clf.channels)
+
+    def activation(img: torch.Tensor, channel: int) -> float:
+        with torch.no_grad(), LayerActivation(clf.layers[layer]) as act:
+            clf.model(I.to_model_input(img, clf.mean, clf.std))
+        return act.value[0, channel].mean().item()
+
+    outs = {}
+    for c in channels:
+        out = call("gradient_descent", f"gradient_descent(photo, clf, target=0, layer={layer!r}, channel={c})",
+                   gradient_descent, image.clone(), clf, 0, steps=20, lr=clf.lr, clamp=True, layer=layer, channel=c)
+        outs[c] = out.detach()
+    a, b = channels
+    start = {c: activation(image, c) for c in channels}
+    own = {c: activation(outs[c], c) for c in channels}
+    other = {a: activation(outs[b], a), b: activation(outs[a], b)}
+    for c in channels:
+        if not own[c] > other[c] + 0.25 * abs(own[c] - start[c]) or own[c] <= start[c]:
+            raise CheckFailure(
+                f"layer objective: dreaming for channel {c} of {layer} moved its mean activation from "
+                f"{fmt(start[c])} to {fmt(own[c])}, while dreaming for the other channel reached {fmt(other[c])}. "
+                f"With layer= set, the energy must be minus the mean activation of THAT channel "
+                f"(act.value[0, channel].mean()), not the class score; it should rise.")
+    passed("layer objective", f"channels {a} and {b} of {layer}: each rises most when it is the objective "
+                              f"({fmt(start[a])} → {fmt(own[a])}, {fmt(start[b])} → {fmt(own[b])})")
