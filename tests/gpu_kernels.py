@@ -49,6 +49,21 @@ __global__ void matmul(const float *A, const float *B, float *C, int n, int m, i
 }
 """
 
+# a one-dimensional grid of 16x16 blocks: block b covers tile (b % tiles_x, b / tiles_x)
+ONE_D_GRID = r"""
+__global__ void matmul(const float *A, const float *B, float *C, int n, int m, int p)
+{
+    int tiles_x = (p + 15) / 16;
+    int row = (blockIdx.x / tiles_x) * 16 + threadIdx.y;
+    int col = (blockIdx.x % tiles_x) * 16 + threadIdx.x;
+    if (row < n && col < p) {
+        float sum = 0.0f;
+        for (int k = 0; k < m; k++) sum += A[row * m + k] * B[k * p + col];
+        C[row * p + col] = sum;
+    }
+}
+"""
+
 TILED = r"""
 #define TILE 16
 __global__ void matmul(const float *A, const float *B, float *C, int n, int m, int p)

@@ -17,6 +17,7 @@ RIGHT = {
         K.ROWS_ON_X, grid=lambda n, p: ((n + 15) // 16, (p + 15) // 16)),
     "flat thread index, double accumulator": lambda: K.wrapper(K.FLAT),
     "shared-memory tiles": lambda: K.wrapper(K.TILED),
+    "one-dimensional grid": lambda: K.wrapper(K.ONE_D_GRID, grid=lambda n, p: (((p + 15) // 16) * ((n + 15) // 16), 1)),
 }
 
 WRONG = {

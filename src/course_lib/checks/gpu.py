@@ -140,7 +140,8 @@ def _check_config(launch: gpu.Launch | None, n: int, p: int, where: str) -> None
     gx, gy, _ = launch.grid
     need = ((p + 15) // 16, (n + 15) // 16)
     flipped = ((n + 15) // 16, (p + 15) // 16)
-    if (gx, gy) not in (need, flipped):
+    blocks = need[0] * need[1]
+    if (gx, gy) not in (need, flipped, (blocks, 1), (1, blocks)):   # 2-D grids, or the same blocks in a row
         raise CheckFailure(f"matmul: {where}: the grid is {launch.grid[:2]} blocks, but C ({n}×{p}) needs "
                            f"{need} blocks of 16×16: ((p + 15) // 16, (n + 15) // 16) with x along the columns. "
                            f"Compute the grid from the sizes, rounding up.")
