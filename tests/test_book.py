@@ -148,3 +148,17 @@ def test_no_solutions_in_the_student_book(book):
             text = path.read_text(encoding="utf-8", errors="replace")
             leaks += [f"{rel}: contains {m!r}" for m in SOLUTION_MARKERS if m in text]
     assert not leaks, "solution material in the student book:\n  " + "\n  ".join(leaks)
+
+
+def test_instructor_only_text_is_in_the_instructor_build_alone(book, tmp_path):
+    """Worked answers to graded derivations (``{instructor-only}``) never reach students."""
+    marker = "Numerator layout"                       # a heading inside an instructor-only block
+    source = (ROOT / "book" / "theory" / "optimisers.md").read_text(encoding="utf-8")
+    assert "{instructor-only}" in source and marker in source
+    assert marker not in (book / "book" / "theory" / "optimisers.html").read_text(encoding="utf-8")
+    out = tmp_path / "instructor"
+    proc = subprocess.run([sys.executable, "-m", "course_lib.instructor.book", "--audience", "instructor",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (out / "book" / "theory" / "optimisers.html").read_text(encoding="utf-8")
+    assert marker in page and "Instructor edition" in page

@@ -9,6 +9,14 @@
 
       ```{plotly-figure} course_lib.book_figures:descent_step_figure
       ```
+
+- The ``instructor-only`` directive holds text (worked answers to graded
+  derivations) that only the instructor build shows; the student build drops
+  it (config value ``course_audience``, set by ``course_lib.instructor.book``)::
+
+      ```{instructor-only}
+      The answer ...
+      ```
 """
 from __future__ import annotations
 
@@ -45,6 +53,20 @@ class PlotlyFigure(SphinxDirective):
         return [nodes.raw("", html, format="html", classes=["course-plotly-figure"])]
 
 
+class InstructorOnly(SphinxDirective):
+    """Content shown only when ``course_audience`` is ``"instructor"``."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        if self.env.config.course_audience != "instructor":
+            return []
+        box = nodes.container(classes=["course-instructor-only"])
+        box += nodes.paragraph(text="Instructor edition — not in the student book:")
+        self.state.nested_parse(self.content, self.content_offset, box)
+        return [box]
+
+
 def add_plotly_js(app: Sphinx, pagename: str, templatename: str,
                   context: dict[str, Any], doctree: Any) -> None:
     """Load the vendored plotly.js on the pages whose body holds a plotly figure.
@@ -59,5 +81,7 @@ def add_plotly_js(app: Sphinx, pagename: str, templatename: str,
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("plotly-figure", PlotlyFigure)
+    app.add_directive("instructor-only", InstructorOnly)
+    app.add_config_value("course_audience", "student", "env")
     app.connect("html-page-context", add_plotly_js)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

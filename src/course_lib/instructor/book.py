@@ -152,6 +152,9 @@ def instructor_config(config: dict) -> dict:
                 if p.rstrip("/") != INSTRUCTOR_DIR.split("/")[0]]
     config["exclude_patterns"] = excluded + ["release"]
     config["title"] = f"{config.get('title', 'Book')} (instructor edition)"
+    sphinx = dict(config.get("sphinx") or {})
+    sphinx["config"] = {**dict(sphinx.get("config") or {}), "course_audience": "instructor"}
+    config["sphinx"] = sphinx
     return config
 
 
