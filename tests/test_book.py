@@ -162,3 +162,17 @@ def test_instructor_only_text_is_in_the_instructor_build_alone(book, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     page = (out / "book" / "theory" / "optimisers.html").read_text(encoding="utf-8")
     assert marker in page and "Instructor edition" in page
+
+
+def test_problem_pages_link_to_colab_and_to_their_notebook(book):
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    base = repo["url"].replace("https://github.com/", "https://colab.research.google.com/github/")
+    for name in PROBLEMS:
+        html = (book / "release" / "ps1" / f"{name}.html").read_text(encoding="utf-8")
+        colab = f'{base}/blob/{repo["branch"]}/release/ps1/{name}.ipynb'
+        assert f'href="{colab}"' in html, f"{name}: no 'Open in Colab' link to {colab}"
+        download = re.search(rf'href="([^"]*_sources/release/ps1/{name}\.ipynb)"', html)
+        assert download, f"{name}: no download link for the notebook"
+        assert local_target(book / "release" / "ps1" / f"{name}.html", download.group(1)).is_file()
