@@ -54,3 +54,31 @@ def descent_step_figure() -> go.Figure:
         legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom"},
     )
     return fig
+
+
+def xor_figure() -> go.Figure:
+    """Decision regions on XOR of one linear layer and of a network with one hidden
+    ReLU layer of 8 units, trained the same way (see :mod:`course_lib.xor_demo`);
+    buttons switch between them."""
+    from .figures import decision_regions_figure
+    from .xor_demo import train_xor
+
+    results = [train_xor(hidden=None), train_xor(hidden=8)]
+    panels = [decision_regions_figure(r.score, r.X, r.y, resolution=40) for r in results]
+    fig = go.Figure()
+    counts = []
+    for k, panel in enumerate(panels):
+        for trace in panel.data:
+            trace.visible = k == 0
+            fig.add_trace(trace)
+        counts.append(len(panel.data))
+    titles = [f"{r.name}: {r.accuracy:.0%} of the XOR points right" for r in results]
+    buttons = []
+    for k, (result, title) in enumerate(zip(results, titles)):
+        visible = [i == k for i, n in enumerate(counts) for _ in range(n)]
+        buttons.append(dict(label=result.name, method="update", args=[{"visible": visible}, {"title.text": title}]))
+    fig.update_layout(panels[0].layout)
+    fig.update_layout(title=dict(text=titles[0], y=0.97), width=None, height=520, margin=dict(t=130),
+                      updatemenus=[dict(type="buttons", direction="right", buttons=buttons, x=0, y=1.03,
+                                        xanchor="left", yanchor="bottom")])
+    return fig
