@@ -33,14 +33,3 @@ def test_intensity_figure_embeds_without_a_kernel():
     html = figure_html(intensity_figure(), div_id="fig-intensity-figure")
     assert "plotly-graph-div" in html and "https://" not in html
 
-
-def test_xor_figure_switches_between_the_two_models():
-    from course_lib.book_figures import xor_figure
-
-    fig = xor_figure()
-    buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == ["one linear layer", "Linear → ReLU (8 units) → Linear"]
-    shown = [[i for i, v in enumerate(b.args[0]["visible"]) if v] for b in buttons]
-    assert shown[0] and shown[1] and not set(shown[0]) & set(shown[1])
-    assert set(shown[0]) | set(shown[1]) == set(range(len(fig.data)))
-    assert "50%" in buttons[0].args[1]["title.text"] and "100%" in buttons[1].args[1]["title.text"]

@@ -158,3 +158,15 @@ def test_xor_needs_the_hidden_layer():
     assert line.accuracy <= 0.75 < 0.95 <= bent.accuracy
     assert line.name == "one linear layer" and "8 units" in bent.name
     assert (bent.score(0.9, 1.1) > 0) == (bent.y[bent.X.index(min(bent.X, key=lambda p: (p[0] - 1) ** 2 + (p[1] - 1) ** 2))] > 0)
+
+
+def test_xor_figure_switches_between_the_two_models():
+    from course_lib.book_figures import xor_figure
+
+    fig = xor_figure()
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["one linear layer", "Linear → ReLU (8 units) → Linear"]
+    shown = [[i for i, v in enumerate(b.args[0]["visible"]) if v] for b in buttons]
+    assert shown[0] and shown[1] and not set(shown[0]) & set(shown[1])
+    assert set(shown[0]) | set(shown[1]) == set(range(len(fig.data)))
+    assert "50%" in buttons[0].args[1]["title.text"] and "100%" in buttons[1].args[1]["title.text"]
