@@ -68,6 +68,9 @@ class Visit:
         self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} (HTTP {r.status})"))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(url, wait_until="networkidle")
+        # every figure div has been drawn by plotly.js (large figures finish after the network is idle)
+        self.page.wait_for_function("Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                                    ".every(d => d.classList.contains('js-plotly-plot'))", timeout=30000)
 
     def js(self, code: str):
         return self.page.evaluate(code)
@@ -119,12 +122,17 @@ def test_every_plotly_figure_draws(student_book, site, browser):
     assert drawn >= 2, f"only {drawn} plotly figures in the whole book"
 
 
+def _figure(visit: Visit, div_id: str) -> dict:
+    return next(fig for fig in _figures(visit) if fig["id"] == div_id)
+
+
 def test_moving_a_slider_changes_the_figure(site, browser):
     visit = Visit(browser, f"{site}/book/theory/relu_pieces.html")
-    before = _figures(visit)[0]
-    visit.page.locator(".js-plotly-plot .slider-rail-rect").first.scroll_into_view_if_needed()
-    rail = visit.page.locator(".js-plotly-plot .slider-rail-rect").first.bounding_box()
-    grip = visit.page.locator(".js-plotly-plot .slider-grip-rect").first.bounding_box()
+    pieces = "#fig-pieces-figure"                    # the plotly-figure directive's div id
+    before = _figure(visit, pieces[1:])
+    visit.page.locator(f"{pieces} .slider-rail-rect").first.scroll_into_view_if_needed()
+    rail = visit.page.locator(f"{pieces} .slider-rail-rect").first.bounding_box()
+    grip = visit.page.locator(f"{pieces} .slider-grip-rect").first.bounding_box()
     assert rail and grip, "the pieces figure has no slider"
     mouse = visit.page.mouse                        # drag the grip to the right end, as a reader would
     mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
@@ -132,9 +140,21 @@ def test_moving_a_slider_changes_the_figure(site, browser):
     mouse.move(rail["x"] + 0.99 * rail["width"], grip["y"] + grip["height"] / 2, steps=12)
     mouse.up()
     visit.page.wait_for_timeout(500)
-    after = _figures(visit)[0]
+    after = _figure(visit, pieces[1:])
     assert after["visible"] != before["visible"], "moving the slider did not change which traces are drawn"
     assert after["title"] != before["title"] and "sawtooth" in after["title"], after["title"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     visit.page.screenshot(path=str(ARTIFACTS / "relu_pieces_after_slider.png"), full_page=True)
+    visit.page.close()
+
+
+def test_clicking_a_button_switches_the_figure(site, browser):
+    visit = Visit(browser, f"{site}/book/theory/relu_pieces.html")
+    before = _figure(visit, "fig-xor-figure")
+    button = visit.page.locator("#fig-xor-figure .updatemenu-button").nth(1)
+    button.scroll_into_view_if_needed()
+    button.click()
+    visit.page.wait_for_timeout(500)
+    after = _figure(visit, "fig-xor-figure")
+    assert after["visible"] != before["visible"] and "100%" in after["title"], after["title"]
     visit.page.close()
