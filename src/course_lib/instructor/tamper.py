@@ -511,17 +511,11 @@ class _Scanner(ast.NodeVisitor):
             self.write(t, node, "assigns")
         self.generic_visit(node)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+    def _visit_one_target(self, node: ast.AugAssign | ast.AnnAssign | ast.NamedExpr) -> None:
         self.write(node.target, node, "assigns")
         self.generic_visit(node)
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.write(node.target, node, "assigns")
-        self.generic_visit(node)
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self.write(node.target, node, "assigns")
-        self.generic_visit(node)
+    visit_AugAssign = visit_AnnAssign = visit_NamedExpr = _visit_one_target
 
     def visit_Delete(self, node: ast.Delete) -> None:
         for t in node.targets:
