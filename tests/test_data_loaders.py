@@ -2,7 +2,6 @@
 ../shared/data offline. Nothing is downloaded here: every test is offline."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -214,3 +214,17 @@ def test_an_interrupted_checked_launch_leaves_a_working_backend(monkeypatch):
         gpu.SourceModule("__global__ void z(float *a) { a[0] = 0.0f; }").get_function("z")(
             gpu.InOut(done), block=(1, 1, 1))
     assert done[0] == 0
+
+
+def test_launches_since_survives_the_bounded_history():
+    from course_lib.gpu import module
+
+    with gpu.using("cpu"):
+        z = gpu.SourceModule("__global__ void z(float *a) { a[0] = 0.0f; }").get_function("z")
+        before = module.launch_count()
+        for _ in range(module._KEEP + 5):
+            z(gpu.InOut(np.ones(1, np.float32)), block=(1, 1, 1))
+        mark = module.launch_count()
+        z(gpu.InOut(np.ones(1, np.float32)), block=(1, 1, 1))
+    assert mark - before == module._KEEP + 5 and len(module.launches) == module._KEEP
+    assert [launch.number for launch in module.launches_since(mark)] == [mark + 1]

@@ -138,7 +138,7 @@ class GELUMissingTerm(R.GELU):
 
 class SwishNoBetaInGrad(R.Swish):
     def backward(self, dLdA):
-        out = super().backward(dLdA)
+        super().backward(dLdA)                 # keeps dLdbeta right; only dLdZ is wrong
         Z, S = self.Z, self.S
         return dLdA * (S + Z * S * (1 - S))
 

@@ -44,10 +44,6 @@ def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any
     return call(method, f"{method}(...) {where}", guarded_call)
 
 
-def _new_launches(before: int) -> list[gpu.Launch]:
-    return list(gpu.launches[before:]) if before <= len(gpu.launches) else list(gpu.launches)
-
-
 # --------------------------------------------------------------------------
 # doublify
 # --------------------------------------------------------------------------
@@ -85,7 +81,7 @@ def _matrices(rng: np.random.Generator, n: int, m: int, p: int) -> tuple[np.ndar
     return A, B
 
 
-def _hint(got: np.ndarray, A: np.ndarray, B: np.ndarray, launch: gpu.Launch | None) -> str:
+def _hint(got: np.ndarray, A: np.ndarray, B: np.ndarray) -> str:
     n, p = A.shape[0], B.shape[1]
     want = A.astype(np.float64) @ B.astype(np.float64)
     if not np.any(got):
@@ -115,7 +111,7 @@ def _hint(got: np.ndarray, A: np.ndarray, B: np.ndarray, launch: gpu.Launch | No
     return ""
 
 
-def _compare(A: np.ndarray, B: np.ndarray, got: Any, where: str, launch: gpu.Launch | None) -> None:
+def _compare(A: np.ndarray, B: np.ndarray, got: Any, where: str) -> None:
     n, p = A.shape[0], B.shape[1]
     if got is None:
         raise CheckFailure(f"matmul: {where}: returned None; it should return C, a numpy array of shape ({n}, {p}).")
@@ -127,7 +123,7 @@ def _compare(A: np.ndarray, B: np.ndarray, got: Any, where: str, launch: gpu.Lau
     if not ok.all():
         i, j = (int(v) for v in np.argwhere(~ok)[0])
         raise CheckFailure(f"matmul: {where}: C[{i}, {j}] is {got[i, j]:g} but should be {want[i, j]:g} "
-                           f"({int((~ok).sum())} of {n * p} entries wrong).{_hint(got, A, B, launch)}")
+                           f"({int((~ok).sum())} of {n * p} entries wrong).{_hint(got, A, B)}")
 
 
 def _check_config(launch: gpu.Launch | None, n: int, p: int, where: str) -> None:
@@ -163,11 +159,11 @@ def check_matmul(matmul: Any, seed: int = 0, hard: bool = False) -> None:
             for n, m, p in sizes:
                 A, B = _matrices(rng, n, m, p)
                 where = f"for A {n}×{m} and B {m}×{p} on the {label}"
-                before = len(gpu.launches)
+                before = gpu.module.launch_count()
                 got = _student("matmul", where, matmul, A.copy(), B.copy())
-                new = _new_launches(before)
+                new = gpu.module.launches_since(before)
                 launch = new[-1] if new else None
                 _check_config(launch, n, p, where)
-                _compare(A, B, got, where, launch)
+                _compare(A, B, got, where)
     sizes_text = ", ".join(f"{n}×{m}·{m}×{p}" for n, m, p in [*small, *large])
     passed("matmul", f"{sizes_text}; block 16×16×1 and a grid from the sizes; no out-of-bounds access")

@@ -30,7 +30,6 @@ from .oclgrind import OCLGRIND_ENV as _OCLGRIND_ENV
 for _key, _value in _OCLGRIND_ENV.items():
     os.environ.setdefault(_key, _value)
 
-from . import backends as _backends  # noqa: E402
 from .backends import backend, ensure_pycuda, use, using  # noqa: E402
 from .errors import CompileError, GpuError, KernelFault, LaunchError  # noqa: E402
 from .memory import DeviceAllocation, In, InOut, Out  # noqa: E402

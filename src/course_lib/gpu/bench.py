@@ -14,9 +14,9 @@ __all__ = ["time_matmuls"]
 
 
 def _kernel_seconds(fn: Callable[..., Any], A: np.ndarray, B: np.ndarray) -> tuple[float, str]:
-    before = len(module.launches)
+    before = module.launch_count()
     fn(A, B)
-    new = module.launches[before:]
+    new = module.launches_since(before)
     if not new:
         raise RuntimeError("no kernel was launched")
     return sum(launch.seconds for launch in new), backend().short

@@ -82,7 +82,6 @@ class CheckedBackend:
     name = "checked"
     checked = True
     short = "Oclgrind simulator (checked mode)"
-    generation = 0
 
     def __init__(self) -> None:
         self._proc: Any = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .cuda_c import Kernel, Param, kernels
 from .errors import CompileError, LaunchError
 from .memory import ArgumentHandler, DeviceAllocation
 
-__all__ = ["Function", "Launch", "SourceModule", "launches"]
+__all__ = ["Function", "Launch", "SourceModule", "launches", "launches_since", "launch_count"]
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK = (1024, 1024, 64)
@@ -35,11 +35,31 @@ class Launch:
     grid: tuple[int, int, int]
     backend: str
     seconds: float
+    number: int = 0         # 1 for the first launch of the session, 2 for the next, ...
 
 
 #: The most recent launches (the checks read the launch configuration here).
 launches: list[Launch] = []
 _KEEP = 100
+_count = 0
+
+
+def launch_count() -> int:
+    """How many kernels were launched so far in this session."""
+    return _count
+
+
+def _record(kernel: str, block: tuple[int, int, int], grid: tuple[int, int, int], backend: str,
+            seconds: float) -> None:
+    global _count
+    _count += 1
+    launches.append(Launch(kernel, block, grid, backend, seconds, _count))
+    del launches[:-_KEEP]
+
+
+def launches_since(count: int) -> list[Launch]:
+    """The launches made after :func:`launch_count` returned ``count`` (at most the last 100)."""
+    return [launch for launch in launches if launch.number > count]
 
 
 class SourceModule:
@@ -55,15 +75,14 @@ class SourceModule:
             raise CompileError(str(exc)) from None
         if not self.kernels:
             raise CompileError("the source has no kernel: a kernel starts with `__global__ void name(...)`.")
-        self._native: dict[tuple[str, int], Any] = {}
+        self._native: dict[str, Any] = {}
         self.native(backends.backend())       # compile now: errors show at once
 
     def native(self, backend: Any) -> Any:
-        """The module compiled for ``backend`` (compiled again when the backend made a new context)."""
-        key = (backend.name, 0)
-        if key not in self._native:
-            self._native[key] = backend.compile(self.source)
-        return self._native[key]
+        """The module compiled for ``backend`` (once per backend)."""
+        if backend.name not in self._native:
+            self._native[backend.name] = backend.compile(self.source)
+        return self._native[backend.name]
 
     def get_function(self, name: str) -> "Function":
         if name not in self.kernels:
@@ -161,8 +180,7 @@ class Function:
         for i, (param, arg) in enumerate(zip(k.params, args)):
             _check_arg(k, i, param, arg)
         seconds = be.launch(self.module.native(be), k, self.module.source, args, b, g)
-        launches.append(Launch(k.name, b, g, be.name, seconds))
-        del launches[:-_KEEP]
+        _record(k.name, b, g, be.name, seconds)
         return seconds if time_kernel else None
 
     def prepared_time(self, *args: Any, **kwargs: Any) -> float:

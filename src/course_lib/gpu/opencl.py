@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -148,6 +147,3 @@ def make(name: str) -> OpenCLBackend:
         return OpenCLBackend("checked", "Oclgrind", "CPU, checked: CUDA C as OpenCL on the Oclgrind simulator", True)
     return OpenCLBackend("cpu", "Portable Computing Language", "CPU: CUDA C as OpenCL on PoCL", False)
 
-
-def clock() -> float:
-    return time.perf_counter()
