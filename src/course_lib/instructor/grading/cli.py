@@ -1,0 +1,60 @@
+"""``course-grade``: grade a whole class safely with one command.
+
+    course-grade SUBMISSIONS [--course ROOT] [--assignment ps1] [--jobs N] ...
+
+SUBMISSIONS is ``submitted/`` (``<student>/ps1/*.ipynb``) or a folder of
+per-student zip files. See :mod:`course_lib.instructor.grading` for what happens.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..release import course_root
+from .run import Options, grade_class
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course-grade", description=__doc__.split("\n\n")[0])
+    p.add_argument("submissions", type=Path, help="submitted/ or a folder of per-student zip files")
+    p.add_argument("--course", type=Path, default=None, help="course root (folder of nbgrader_config.py)")
+    p.add_argument("--assignment", default="ps1")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="students graded at once")
+    p.add_argument("--db-url", default=None, help="gradebook URL (e.g. postgresql+psycopg://user@host/db)")
+    p.add_argument("--unconfined", action="store_true", help="do not confine kernels (trusted code only)")
+    p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
+    p.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
+    p.add_argument("--student-timeout", type=int, default=None, help="seconds per student (default: generous)")
+    p.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit per kernel")
+    p.add_argument("--regrade", action="store_true", help="grade everyone again, even students already recorded")
+    p.add_argument("--no-feedback", dest="feedback", action="store_false")
+    p.add_argument("--student", action="append", default=[], help="grade only this student (repeatable)")
+    p.add_argument("--output", type=Path, default=None, help="grades CSV (default grading/<assignment>/grades.csv)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="course-grade: %(message)s")
+    logging.getLogger("traitlets").setLevel(logging.WARNING)
+    try:
+        course = (args.course or course_root()).resolve()
+        opts = Options(submissions=args.submissions, course=course, assignment=args.assignment,
+                       jobs=max(1, args.jobs), db_url=args.db_url, unconfined=args.unconfined,
+                       cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                       student_timeout=args.student_timeout, memory_gb=args.memory_gb, regrade=args.regrade,
+                       feedback=args.feedback, output=args.output, progress=not args.quiet,
+                       students=args.student)
+        _, _, abort = grade_class(opts)
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"course-grade: {err}", file=sys.stderr)
+        return 2
+    return 3 if abort else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

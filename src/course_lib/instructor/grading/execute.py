@@ -1,0 +1,150 @@
+"""nbgrader's Execute with a guard against hostile notebooks.
+
+:class:`GuardedExecute` replaces nbgrader's ``Execute`` under ``course-grade``:
+
+- a cell that runs past ``timeout`` is interrupted; if the kernel does not
+  answer within ``interrupt_grace`` seconds (a loop that catches
+  ``KeyboardInterrupt``), the kernel is killed;
+- output is capped: beyond ``max_cell_output`` bytes a cell's further output is
+  dropped (with a note); beyond ``max_output`` bytes for the notebook the kernel
+  is killed, so gigabytes of prints cannot exhaust the grader's memory;
+- the notebook as a whole may run ``notebook_timeout`` seconds;
+- when the kernel dies (``os._exit``, a crash, a resource limit, or one of the
+  kills above) the cell gets an error output ``KernelDied`` saying why, and every
+  later code cell an error ``NotRun``: the rest of the notebook scores 0 instead
+  of failing the whole student, and the summary can say what happened.
+
+Error outputs it writes (``ename``): ``CellTimeoutError`` (nbgrader's),
+``KernelDied``, ``NotRun``, ``OutputLimitExceeded``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from queue import Empty
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from .kernel import remove_scratch
+
+KERNEL_DIED = "KernelDied"
+NOT_RUN = "NotRun"
+OUTPUT_LIMIT = "OutputLimitExceeded"
+TIMEOUT = "CellTimeoutError"
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _size(msg: dict) -> int:
+    content = msg.get("content", {})
+    if msg.get("msg_type") == "stream":
+        return len(content.get("text", ""))
+    return len(json.dumps(content.get("data", content), default=str))
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute that survives kernels which hang, flood or die."""
+
+    interrupt_grace = Integer(10, help="seconds a timed-out cell has to answer the interrupt").tag(config=True)
+    max_cell_output = Integer(1 << 20, help="bytes of output kept per cell").tag(config=True)
+    max_output = Integer(64 << 20, help="bytes of output per notebook before the kernel is killed").tag(config=True)
+    notebook_timeout = Integer(1800, help="seconds the whole notebook may run").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stopped: str | None = None
+        self._kill_reason: str | None = None
+        self._bytes = 0
+        self._cell_bytes: dict[int, int] = {}
+        self._dropped: dict[int, int] = {}
+        self._started = time.monotonic()
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError as err:  # the kernel died outside a cell (start-up, shutdown)
+            self._stopped = self._stopped or f"the kernel died: {err}"
+            for cell in nb.cells:
+                if cell.cell_type == "code" and not cell.get("outputs"):
+                    cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
+            return nb, resources
+        finally:
+            remove_scratch()
+
+    # ------------------------------------------------------------------ kills
+    def _kill(self, reason: str) -> None:
+        """SIGKILL the kernel's process group (bubblewrap, and with it everything inside)."""
+        self._kill_reason = self._kill_reason or reason
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is None:
+            return
+        try:
+            os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        except OSError:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+    def _death(self) -> str:
+        if self._kill_reason:
+            return self._kill_reason
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        how = f" (exit status {code})" if code is not None else ""
+        return ("the kernel died" + how + ": the code exited the process (os._exit, sys.exit in a thread), "
+                "crashed, or hit a limit on memory, CPU time or processes")
+
+    # ------------------------------------------------------------------ cells
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        if self._stopped is None and time.monotonic() - self._started > self.notebook_timeout:
+            self._stopped = f"the notebook ran past {self.notebook_timeout} s"
+            self._kill(self._stopped)
+        if self._stopped is not None:
+            cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
+            return cell
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            why = self._death()
+            ename = OUTPUT_LIMIT if why.startswith("printed") else KERNEL_DIED
+            cell.outputs.append(_error(ename, why))
+            self._stopped = f"{why} (in code cell {cell_index + 1})"
+        dropped = self._dropped.pop(cell_index, 0)
+        if dropped:
+            cell.outputs.append(new_output("stream", name="stderr",
+                                           text=f"\n[course-grade: {dropped} more bytes of output dropped]\n"))
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.log.error("Timeout waiting for execute reply (%is): interrupting the kernel", timeout)
+        await ensure_async(self.km.interrupt_kernel())
+        try:
+            await ensure_async(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
+        except Empty:
+            self._kill(f"a cell ran past {timeout} s and ignored the interrupt for {self.interrupt_grace} s")
+            raise DeadKernelError("killed") from None
+        return {"content": {**self.error_on_timeout, "status": "error"}}
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = _size(msg)
+        self._bytes += size
+        if self._bytes > self.max_output:
+            self._kill(f"printed more than {self.max_output >> 20} MiB of output")
+            return None
+        kept = self._cell_bytes.get(cell_index, 0)
+        if kept + size > self.max_cell_output:
+            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + size
+            return None
+        self._cell_bytes[cell_index] = kept + size
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,146 @@
+"""The kernel manager nbgrader's Execute uses under ``course-grade``.
+
+:class:`ConfinedKernelManager` starts every kernel in a private scratch folder:
+``work/`` holds a fresh copy of the student's submitted files (never another
+student's, never the autograded notebooks, which hold hidden tests), ``tmp/``
+becomes ``/tmp`` and ``sock/`` holds the connection file and the kernel's
+Unix sockets (jupyter_client's ``ipc`` transport: the kernel has no network).
+With ``confine`` on, the kernel runs in bubblewrap (:mod:`.sandbox`);
+otherwise it runs as the grader's user, with the same limits and copy.
+The scratch folder is deleted when the kernel is cleaned up.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Bool, Int, List, Unicode
+
+from . import sandbox
+
+# Environment variables a kernel keeps from the grader (everything else is dropped:
+# the grader's environment may hold database passwords).
+KEEP_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "JPY_PARENT_PID", "PYDEVD_DISABLE_FILE_VALIDATION")
+KEEP_PREFIXES = ("COURSE_",)
+
+
+def scratch_root() -> str:
+    """Where kernels' scratch folders go: ``$COURSE_GRADE_SCRATCH``, else the
+    system's temporary folder (on disk, not in the sandbox's memory)."""
+    return os.environ.get("COURSE_GRADE_SCRATCH") or tempfile.gettempdir()
+
+
+_SCRATCH: set[Path] = set()
+
+
+def remove_scratch() -> None:
+    """Delete every scratch folder this process made (also for kernels that died:
+    jupyter_client skips its clean-up for those)."""
+    for path in list(_SCRATCH):
+        shutil.rmtree(path, ignore_errors=True)
+        _SCRATCH.discard(path)
+
+
+atexit.register(remove_scratch)
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernel sees one student's copy and nothing else."""
+
+    submission = Unicode("", config=True, help="the student's submitted folder, copied into the kernel's cwd")
+    confine = Bool(True, config=True, help="run the kernel in bubblewrap (else unconfined, same limits)")
+    slot = Int(0, config=True, help="worker slot: the sandbox uid is 60000 + slot")
+    read_only = List(Unicode(), config=True, help="extra folders the kernel may read (offline data)")
+    cpu_seconds = Int(sandbox.Limits.cpu_seconds, config=True)
+    memory_bytes = Int(sandbox.Limits.memory_bytes, config=True)
+    processes = Int(sandbox.Limits.processes, config=True)
+    file_bytes = Int(sandbox.Limits.file_bytes, config=True)
+
+    _scratch: Path | None = None
+
+    @property
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(cpu_seconds=self.cpu_seconds, memory_bytes=self.memory_bytes,
+                              processes=self.processes, file_bytes=self.file_bytes)
+
+    async def _async_pre_start_kernel(self, **kw):
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-kernel-", dir=scratch_root()))
+        _SCRATCH.add(self._scratch)
+        for sub in ("work", "tmp", "sock", "tmp/home"):
+            (self._scratch / sub).mkdir()
+        self.transport = "ipc"
+        self.ip = str(self._scratch / "sock" / "kernel")
+        self.connection_file = str(self._scratch / "sock" / "kernel.json")
+        return await super()._async_pre_start_kernel(**kw)
+
+    def _private_copy(self, cwd: Path) -> None:
+        """``work/`` = the files nbgrader put beside the notebook, minus notebooks,
+        plus the student's own submitted files (their notebooks included)."""
+        work = self._scratch / "work"
+        for folder, skip_notebooks in ((cwd, True), (Path(self.submission) if self.submission else None, False)):
+            if folder is None or not folder.is_dir():
+                continue
+            for path in folder.rglob("*"):
+                rel = path.relative_to(folder)
+                if path.is_symlink() or (skip_notebooks and path.suffix == ".ipynb"):
+                    continue
+                dest = work / rel
+                if path.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                elif path.is_file():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, dest)
+
+    def _env(self, env: dict[str, str]) -> dict[str, str]:
+        keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
+        home = str(self._scratch / "tmp" / "home") if not self.confine else "/tmp/home"
+        bindir = str(Path(os.sys.executable).parent)
+        keep.update(HOME=home, TMPDIR=home if not self.confine else "/tmp", MPLCONFIGDIR=f"{home}/.mpl",
+                    IPYTHONDIR=f"{home}/.ipython", PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+                    PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
+        return keep
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        cwd = Path(kw.pop("cwd", None) or os.getcwd())
+        self._private_copy(cwd)
+        env = self._env(kw.pop("env", None) or dict(os.environ))
+        limits = self.limits
+        if self.confine:
+            uid = sandbox.UID_BASE + self.slot
+            sandbox.chown_tree(self._scratch, uid)
+            os.chmod(self._scratch, 0o755)
+            argv = sandbox.bwrap_argv(uid=uid, workdir=self._scratch / "work", work_at=cwd,
+                                      tmp=self._scratch / "tmp", sockets=self._scratch / "sock",
+                                      read_only=sandbox.read_only_paths([Path(p) for p in self.read_only]),
+                                      env=env)
+            kernel_cmd = [*argv, *kernel_cmd]
+            kw["cwd"] = str(self._scratch)
+            kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            kw["cwd"] = str(self._scratch / "work")
+            kw["env"] = env
+        kw["preexec_fn"] = limits.apply
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt by message on the control channel (ipykernel then sends
+        SIGINT to itself): a signal to the process group would reach bubblewrap
+        first, and bubblewrap dies of it, taking the kernel along."""
+        if not self.confine:
+            return await super()._async_interrupt_kernel()
+        self._connect_control_socket()
+        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._scratch is not None and not restart:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            _SCRATCH.discard(self._scratch)
+            self._scratch = None

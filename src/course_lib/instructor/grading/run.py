@@ -1,0 +1,288 @@
+"""Grade a class: collect, autograde in parallel confined workers, check, summarise.
+
+:func:`grade_class` is what ``course-grade`` runs. Each student is graded by a
+worker process (:mod:`.worker`) whose kernels are confined (:mod:`.sandbox`);
+up to ``jobs`` workers run at once, each in its own slot (its own sandbox uid).
+After each student: the static tamper scan and the test-cell comparison
+(:mod:`..tamper`), the shared-file fingerprints and the gradebook's test cells
+(:mod:`.integrity`), the per-problem statuses (:mod:`.summary`), then the
+journal entry (:mod:`.journal`). At the end: grades of recorded students
+re-read from the gradebook and compared with the journal, the summary table,
+``grades.csv`` and ``problems.csv``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .. import tamper
+from . import course as course_mod
+from . import integrity, sandbox, submissions
+from .journal import Journal, fingerprint
+from .summary import StudentResult, notebook_problems, table, write_csv
+from .worker import Settings
+
+log = logging.getLogger("course-grade")
+
+UNCONFINED_BANNER = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! UNCONFINED GRADING: student code runs as {user}, with everything this user
+!! can read and write: the hidden tests, the gradebook, other students' work.
+!! Why: {why}
+!! The tamper checks still run after each student, but they cannot undo harm.
+!! Grade untrusted submissions on Linux with bubblewrap, as root (a container).
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+@dataclass
+class Options:
+    submissions: Path
+    course: Path
+    assignment: str = "ps1"
+    jobs: int = max(1, os.cpu_count() or 1)
+    db_url: str | None = None
+    unconfined: bool = False
+    cell_timeout: int | None = None
+    notebook_timeout: int = 1800
+    student_timeout: int | None = None
+    memory_gb: float = 6.0
+    regrade: bool = False
+    feedback: bool = True
+    output: Path | None = None
+    progress: bool = True
+    students: list[str] = field(default_factory=list)
+
+
+def _pdeathsig() -> None:
+    """Die with the parent (Linux), so killing course-grade kills its workers."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _read_only_data() -> list[Path]:
+    """Folders kernels may read, with the environment variables that point at them."""
+    from ...data import ENV_DATA_DIR, default_root, find_shared_data
+
+    paths = []
+    folder, _ = find_shared_data("fashion_mnist_2k")
+    if folder is not None:
+        os.environ.setdefault(ENV_DATA_DIR, str(folder.parent))
+    for env, path in ((ENV_DATA_DIR, os.environ.get(ENV_DATA_DIR)), ("COURSE_DATA_ROOT", str(default_root())),
+                      ("COURSE_MODEL_CACHE", os.environ.get("COURSE_MODEL_CACHE")
+                       or str(default_root().parent / "models"))):
+        if path and Path(path).is_dir():
+            os.environ[env] = str(Path(path).resolve())
+            paths.append(Path(path).resolve())
+    return paths
+
+
+def _prewarm(source_dir: Path) -> None:
+    """Train/cache the offline DeepDream classifier once, outside the sandbox
+    (kernels read the cache and cannot write it)."""
+    if any("course_lib.dream" in p.read_text(errors="replace") for p in source_dir.glob("*.ipynb")):
+        log.info("caching the offline DeepDream classifier (once)")
+        from ...dream.models import load_classifier
+
+        load_classifier(prefer="mnist", verbose=False)
+
+
+def _flag_feedback(course: Path, assignment: str, result: StudentResult) -> None:
+    """Put a banner at the top of each feedback page of a flagged student."""
+    import html
+
+    folder = course / "feedback" / result.student / assignment
+    items = "".join(f"<li>{html.escape(f)}</li>" for f in result.findings[:50])
+    banner = ('<div role="alert" style="border:3px solid #b00020;padding:1em;margin:1em">'
+              "<strong>Flagged for review by a person.</strong> The scores below are provisional: "
+              f"course-grade found the following in this submission.<ul>{items}</ul></div>")
+    for page in folder.glob("*.html"):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        if "Flagged for review by a person" not in text:
+            page.write_text(text.replace("<body>", "<body>" + banner, 1), encoding="utf-8")
+
+
+class ClassGrader:
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.course = opts.course.resolve()
+        self.source_dir = self.course / "source_notebooks" / opts.assignment
+        self.state = self.course / "grading" / opts.assignment
+        (self.state / "logs").mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(self.state / "results")
+        self.url = course_mod.db_url(self.course, opts.db_url)
+        self.course_id = course_mod.course_id(self.course)
+        self.lock = threading.Lock()
+        self.abort: str | None = None
+
+    # ------------------------------------------------------------ set-up
+    def prepare(self) -> list[str]:
+        why = "--unconfined was given" if self.opts.unconfined else sandbox.probe()
+        self.confined = why is None
+        if not self.confined:
+            import getpass
+
+            print(UNCONFINED_BANNER.format(user=getpass.getuser(), why=why), file=sys.stderr, flush=True)
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        os.environ.pop("NBGRADER_EXECUTION", None)
+        self.notebooks = course_mod.ensure_assignment(self.course, self.opts.assignment, self.url, log)
+        bad = integrity.gradebook_test_cells(self.source_dir, self.url, self.course_id, self.opts.assignment)
+        if bad:
+            raise RuntimeError("the gradebook's test cells do not match source_notebooks/ (" + "; ".join(bad[:5])
+                               + "): restore the gradebook or run `nbgrader generate_assignment --force` first")
+        self.read_only = _read_only_data()
+        _prewarm(self.source_dir)
+        students, self.rejected = submissions.collect(self.opts.submissions, self.course, self.opts.assignment)
+        if self.opts.students:
+            students = [s for s in students if s in self.opts.students]
+        self.settings = Settings(
+            course=str(self.course), assignment=self.opts.assignment, db_url=self.url, confine=self.confined,
+            cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
+            memory_bytes=int(self.opts.memory_gb * (1 << 30)), read_only=[str(p) for p in self.read_only],
+            feedback=self.opts.feedback)
+        self.baseline = integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(),
+                                                                               *self.read_only])
+        return students
+
+    # ------------------------------------------------------------ one student
+    def _worker(self, student: str, slot: int) -> tuple[dict, str]:
+        timeout = self.opts.student_timeout or (len(self.notebooks) + 1) * (self.opts.notebook_timeout + 120)
+        env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
+        with open(self.state / "logs" / f"{student}.log", "w") as logfile:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "course_lib.instructor.grading.worker", self.settings.to_json(), student,
+                 str(slot)], stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=self.course,
+                start_new_session=True, preexec_fn=_pdeathsig)
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                return {}, f"grading this student took longer than {timeout} s and was stopped"
+        if proc.returncode != 0:
+            return {}, f"the grader failed (exit {proc.returncode}); see {self.state / 'logs' / (student + '.log')}"
+        try:
+            return json.loads(out.strip().splitlines()[-1]), ""
+        except (ValueError, IndexError):
+            return {}, "the grader printed no result"
+
+    def _scores(self, student: str) -> dict[str, dict[str, float | None]]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.url, self.course_id) as gb:
+            try:
+                sub = gb.find_submission(self.opts.assignment, student)
+            except MissingEntry:
+                return {}
+            return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
+
+    def grade_one(self, student: str, slot: int) -> StudentResult | None:
+        folder = self.course / "submitted" / student / self.opts.assignment
+        started = time.monotonic()
+        worker, error = self._worker(student, slot)
+        if worker.get("failed"):
+            error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
+        found = tamper.scan_submission(folder, self.source_dir)
+        findings = [f"{nb}: {f}" for nb, fs in found.items() for f in fs if f.kind != "corrupt-notebook"]
+        scores = self._scores(student)
+        result = StudentResult(student=student, error=error, seconds=round(time.monotonic() - started, 2),
+                               submission=fingerprint(folder))
+        for name in self.notebooks:
+            result.problems += notebook_problems(
+                name, self.source_dir / f"{name}.ipynb", folder / f"{name}.ipynb",
+                self.course / "autograded" / student / self.opts.assignment / f"{name}.ipynb",
+                scores.get(name, {}), found.get(f"{name}.ipynb", []))
+        with self.lock:
+            now = integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(), *self.read_only])
+            diffs = integrity.changed(self.baseline, now)
+            self.baseline = now
+            result.findings += [f"shared file changed while this student (or one graded at the same time) ran: {d}"
+                                for d in diffs]
+            bad = integrity.gradebook_test_cells(self.source_dir, self.url, self.course_id, self.opts.assignment)
+            if bad:
+                result.findings += [f"gradebook test cell changed: {b}" for b in bad]
+                self.abort = (f"the gradebook's test cells changed while {student} was graded ({bad[0]}): "
+                              "grading stopped; restore the gradebook and re-run")
+                return None if self.abort and not result.findings else result
+            if result.flagged:
+                _flag_feedback(self.course, self.opts.assignment, result)
+            self.journal.record(result)
+        return result
+
+    # ------------------------------------------------------------ the class
+    def run(self) -> list[StudentResult]:
+        students = self.prepare()
+        todo = []
+        for s in students:
+            done = self.journal.get(s)
+            folder = self.course / "submitted" / s / self.opts.assignment
+            if self.opts.regrade or done is None or done.submission != fingerprint(folder):
+                todo.append(s)
+        skipped = len(students) - len(todo)
+        print(f"course-grade: {len(students)} submission(s) of {self.opts.assignment}, {len(todo)} to grade"
+              + (f", {skipped} already graded (resumed)" if skipped else "") + f", {self.opts.jobs} at a time, "
+              + ("confined (bubblewrap)" if self.confined else "UNCONFINED"), file=sys.stderr, flush=True)
+        slots: queue.Queue[int] = queue.Queue()
+        for k in range(self.opts.jobs):
+            slots.put(k)
+
+        def job(student: str):
+            if self.abort:
+                return None
+            slot = slots.get()
+            try:
+                return self.grade_one(student, slot)
+            finally:
+                slots.put(slot)
+
+        with ThreadPoolExecutor(max_workers=self.opts.jobs) as pool:
+            futures = {pool.submit(job, s): s for s in todo}
+            bar = tqdm(total=len(todo), desc="grading", unit="student", disable=not self.opts.progress)
+            for fut in as_completed(futures):
+                r = fut.result()
+                bar.update(1)
+                if r is not None:
+                    bar.set_postfix_str(f"{r.student}: {r.score:g}/{r.max_score:g}" + (" FLAGGED" if r.flagged else ""))
+            bar.close()
+        results = [r for r in (self.journal.get(s) for s in students) if r is not None]
+        self._recheck(results)
+        return results
+
+    def _recheck(self, results: list[StudentResult]) -> None:
+        """Grades in the gradebook must still be what was recorded for each student."""
+        for r in results:
+            scores = self._scores(r.student)
+            moved = [f"{p.notebook}/{p.grade_id}: recorded {p.score:g}, gradebook {scores[p.notebook][p.grade_id]}"
+                     for p in r.problems if p.notebook in scores and p.grade_id in scores[p.notebook]
+                     and float(scores[p.notebook][p.grade_id] or 0) != p.score]
+            if moved:
+                r.findings += [f"grade changed in the gradebook after grading: {m}" for m in moved]
+
+
+def grade_class(opts: Options) -> tuple[list[StudentResult], dict[str, str], str | None]:
+    """Grade every submission; returns (results, rejected submissions, abort reason)."""
+    grader = ClassGrader(opts)
+    results = grader.run()
+    output = opts.output or grader.state / "grades.csv"
+    write_csv(results, output, output.with_name("problems.csv"))
+    print(table(results))
+    for student, why in sorted(grader.rejected.items()):
+        print(f"{student}: NOT GRADED: {why}")
+    print(f"grades: {output}\nper problem: {output.with_name('problems.csv')}\nlogs: {grader.state / 'logs'}")
+    if grader.abort:
+        print(f"STOPPED: {grader.abort}", file=sys.stderr)
+    return results, grader.rejected, grader.abort

@@ -1,0 +1,175 @@
+"""Grade one student: the process ``course-grade`` starts for each submission.
+
+    python -m course_lib.instructor.grading.worker SETTINGS_JSON STUDENT SLOT
+
+It runs nbgrader's autograde for each readable notebook of the student's
+submission (one at a time, ``--notebook``-style, so that a corrupt notebook
+cannot fail the others), with :class:`~.execute.GuardedExecute` in place of
+nbgrader's Execute and every kernel confined by
+:class:`~.kernel.ConfinedKernelManager`; scores a corrupt notebook 0; then
+writes the student's feedback. The nbgrader log goes to stderr; the last line
+of stdout is a JSON object ``{"corrupt": {notebook: reason}, "failed": [...]}``.
+This process is trusted (it holds the gradebook); only the kernels are not.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..release import load_config
+
+
+@dataclass
+class Settings:
+    """What every worker of one ``course-grade`` run shares (JSON on the command line)."""
+
+    course: str
+    assignment: str
+    db_url: str | None = None
+    confine: bool = True
+    cell_timeout: int | None = None
+    notebook_timeout: int = 1800
+    interrupt_grace: int = 10
+    max_output: int = 64 << 20
+    cpu_seconds: int = 900
+    memory_bytes: int = 6 << 30
+    processes: int = 256
+    read_only: list[str] = field(default_factory=list)
+    feedback: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Settings":
+        return cls(**json.loads(text))
+
+
+def sqlite_with_timeout(db_url: str) -> str:
+    """SQLite waits up to 60 s for a lock held by another worker (default 5 s)."""
+    if db_url.startswith("sqlite:") and "?" not in db_url:
+        return db_url + "?timeout=60"
+    return db_url
+
+
+def nbgrader_config(settings: Settings, student: str, slot: int):
+    """The course's nbgrader config with the guard, the confinement and the limits."""
+    from nbgrader.preprocessors import Execute
+
+    from .execute import GuardedExecute
+
+    cfg = load_config(Path(settings.course) / "nbgrader_config.py")
+    cfg.CourseDirectory.root = settings.course
+    cfg.CourseDirectory.db_url = sqlite_with_timeout(settings.db_url or cfg.CourseDirectory.db_url)
+    from nbgrader.converters import Autograde
+
+    steps = list(cfg.Autograde.autograde_preprocessors) if "autograde_preprocessors" in cfg.Autograde \
+        else list(Autograde().autograde_preprocessors)
+    cfg.Autograde.autograde_preprocessors = [GuardedExecute if s is Execute or s == "nbgrader.preprocessors.Execute"
+                                             else s for s in steps]
+    cfg.Autograde.create_student = True
+    ex = cfg.GuardedExecute
+    if settings.cell_timeout is not None:
+        ex.timeout = settings.cell_timeout
+    ex.notebook_timeout = settings.notebook_timeout
+    ex.interrupt_grace = settings.interrupt_grace
+    ex.max_output = settings.max_output
+    ex.kernel_manager_class = "course_lib.instructor.grading.kernel.ConfinedKernelManager"
+    km = cfg.ConfinedKernelManager
+    km.submission = str(submission_folder(settings, student))
+    km.confine = settings.confine
+    km.slot = slot
+    km.read_only = list(settings.read_only)
+    km.cpu_seconds, km.memory_bytes, km.processes = settings.cpu_seconds, settings.memory_bytes, settings.processes
+    return cfg
+
+
+def submission_folder(settings: Settings, student: str) -> Path:
+    return Path(settings.course) / "submitted" / student / settings.assignment
+
+
+def unreadable(folder: Path) -> dict[str, str]:
+    """``{notebook name: why}`` for each ``*.ipynb`` nbformat cannot read."""
+    bad = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+            if not isinstance(nb.get("cells"), list):
+                raise ValueError("it has no list of cells")
+        except Exception as err:  # noqa: BLE001 - any unreadable file is reported, never raised
+            bad[path.stem] = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}"
+    return bad
+
+
+def _zero(settings: Settings, cfg, student: str, notebook: str) -> None:
+    """Score every grade of ``notebook`` 0 (nbgrader does this for a missing file)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(cfg.CourseDirectory.db_url, cfg.CourseDirectory.course_id) as gb:
+        gb.update_or_create_student(student)
+        try:
+            gb.find_submission(settings.assignment, student)
+        except MissingEntry:
+            gb.add_submission(settings.assignment, student)
+        nb = gb.find_submission_notebook(notebook, settings.assignment, student)
+        for grade in nb.grades:
+            grade.auto_score, grade.needs_manual_grade = 0, False
+        gb.db.commit()
+
+
+def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> dict:
+    from nbgrader.converters import Autograde, GenerateFeedback, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = nbgrader_config(settings, student, slot)
+    folder = submission_folder(settings, student)
+    corrupt = unreadable(folder)
+    failed: list[str] = []
+    good = [p.stem for p in sorted(folder.glob("*.ipynb")) if p.stem not in corrupt]
+    for notebook in good:
+        coursedir = CourseDirectory(config=cfg, log=log)
+        coursedir.assignment_id, coursedir.student_id, coursedir.notebook_id = settings.assignment, student, notebook
+        converter = Autograde(coursedir=coursedir, config=cfg, log=log)
+        converter.force = True
+        try:
+            converter.start()
+        except NbGraderException:
+            failed.append(notebook)
+    expected = [p.stem for p in sorted((Path(settings.course) / "release" / settings.assignment).glob("*.ipynb"))]
+    for notebook in [*corrupt, *(n for n in expected if n not in good and n not in corrupt)]:
+        try:
+            _zero(settings, cfg, student, notebook)
+        except Exception as err:  # noqa: BLE001 - an unknown notebook name: nothing to score
+            log.warning("could not score %s 0: %s", notebook, err)
+    if settings.feedback:
+        coursedir = CourseDirectory(config=cfg, log=log)
+        coursedir.assignment_id, coursedir.student_id = settings.assignment, student
+        feedback = GenerateFeedback(coursedir=coursedir, config=cfg, log=log)
+        feedback.force = True
+        try:
+            feedback.start()
+        except NbGraderException:
+            failed.append("feedback")
+    return {"corrupt": corrupt, "failed": failed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings_json, student, slot = argv or sys.argv[1:4]
+    settings = Settings.from_json(settings_json)
+    log = logging.getLogger("course-grade")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    result = grade(settings, student, int(slot), log)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
