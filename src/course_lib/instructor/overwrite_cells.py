@@ -10,13 +10,21 @@ cells also get no cell id (nbformat warns).
 
 This version puts each missing graded cell after the nearest earlier source
 cell still in the submission (any nbgrader cell, locked ones included), or
-first, and gives it an id. Everything else is nbgrader's.
+first, and gives it an id.
+
+It also restores a cell's ``grade`` and ``solution`` flags from the gradebook
+before nbgrader compares checksums: nbgrader restores the type, the lock, the
+points and the source, but not those flags, so a test cell a student
+"retyped" (``grade: false``) kept a wrong checksum and nbgrader raised
+``Inconsistent checksums``, failing the whole notebook. Everything else is
+nbgrader's.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import OverwriteCells as _NbgraderOverwriteCells
 
 
@@ -26,6 +34,23 @@ def _grade_id(cell: Any) -> str | None:
 
 class OverwriteCells(_NbgraderOverwriteCells):
     """Drop-in for ``nbgrader.preprocessors.OverwriteCells`` (same config)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        gid = _grade_id(cell)
+        if gid is not None:
+            meta = cell.metadata.nbgrader
+            for flag, find in (("grade", self.gradebook.find_graded_cell),
+                               ("solution", self.gradebook.find_solution_cell)):
+                try:
+                    found = find(gid, self.notebook_id, self.assignment_id)
+                except MissingEntry:
+                    found = None
+                if bool(meta.get(flag, False)) != (found is not None):
+                    self.report_change(gid, flag, found is not None, meta.get(flag, False))
+                    meta[flag] = found is not None
+                if flag == "grade" and found is not None and "points" not in meta:
+                    meta["points"] = float(found.max_score)
+        return super().preprocess_cell(cell, resources, cell_index)
 
     def add_missing_grade_cells(self, nb, resources):
         source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)

@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
     p.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
     p.add_argument("--student-timeout", type=int, default=None, help="seconds per student (default: generous)")
+    p.add_argument("--interrupt-grace", type=int, default=10,
+                   help="seconds a timed-out cell has to answer the interrupt before its kernel is killed")
     p.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit per kernel")
     p.add_argument("--regrade", action="store_true", help="grade everyone again, even students already recorded")
     p.add_argument("--no-feedback", dest="feedback", action="store_false")
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         opts = Options(submissions=args.submissions, course=course, assignment=args.assignment,
                        jobs=max(1, args.jobs), db_url=args.db_url, unconfined=args.unconfined,
                        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                       student_timeout=args.student_timeout, memory_gb=args.memory_gb, regrade=args.regrade,
+                       student_timeout=args.student_timeout, memory_gb=args.memory_gb, interrupt_grace=args.interrupt_grace, regrade=args.regrade,
                        feedback=args.feedback, output=args.output, progress=not args.quiet,
                        students=args.student)
         _, _, abort = grade_class(opts)

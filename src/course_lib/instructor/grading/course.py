@@ -7,9 +7,18 @@ The course root is the folder of ``nbgrader_config.py`` (``source_notebooks/``,
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from ..release import load_config
+
+
+def alembic_on_path() -> None:
+    """nbgrader runs ``alembic`` when it creates a gradebook: put this Python's bin first on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def db_url(course: Path, override: str | None = None) -> str:
@@ -24,6 +33,7 @@ def graded_notebooks(course: Path, assignment: str, url: str) -> list[str] | Non
     """The assignment's notebook names in the gradebook, or None if it is not there."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    alembic_on_path()
     with Gradebook(url, course_id(course)) as gb:
         try:
             return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)

@@ -134,6 +134,9 @@ class GuardedExecute(Execute):
         except Empty:
             self._kill(f"a cell ran past {timeout} s and ignored the interrupt for {self.interrupt_grace} s")
             raise DeadKernelError("killed") from None
+        strays = getattr(self.km, "kill_strays", lambda: 0)()
+        if strays:
+            self.log.warning("killed %d process(es) the timed-out cell left running", strays)
         return {"content": {**self.error_on_timeout, "status": "error"}}
 
     def output(self, outs, msg, display_id, cell_index):

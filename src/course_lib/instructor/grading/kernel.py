@@ -138,6 +138,30 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel
 
+    def kill_strays(self) -> int:
+        """SIGKILL every process of this sandbox's uid except the kernel itself
+        (what a fork bomb left spinning after its cell was interrupted)."""
+        if not self.confine:
+            return 0
+        uid, killed = sandbox.UID_BASE + self.slot, 0
+        procs = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    status = Path(f"/proc/{entry}/status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                procs[int(entry)] = (int(fields["Uid"].split()[0]), int(fields["PPid"]))
+        for pid, (owner, ppid) in procs.items():
+            if owner == uid and procs.get(ppid, (None,))[0] == uid:  # a child of a sandboxed process
+                try:
+                    os.kill(pid, 9)
+                    killed += 1
+                except OSError:
+                    pass
+        return killed
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._scratch is not None and not restart:

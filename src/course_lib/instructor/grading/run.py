@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from .. import tamper
 from . import course as course_mod
 from . import integrity, sandbox, submissions
 from .journal import Journal, fingerprint
-from .summary import StudentResult, notebook_problems, table, write_csv
+from .summary import StudentResult, notebook_events, notebook_problems, table, write_csv
 from .worker import Settings
 
 log = logging.getLogger("course-grade")
@@ -59,6 +60,7 @@ class Options:
     notebook_timeout: int = 1800
     student_timeout: int | None = None
     memory_gb: float = 6.0
+    interrupt_grace: int = 10
     regrade: bool = False
     feedback: bool = True
     output: Path | None = None
@@ -137,22 +139,28 @@ class ClassGrader:
             import getpass
 
             print(UNCONFINED_BANNER.format(user=getpass.getuser(), why=why), file=sys.stderr, flush=True)
-        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        course_mod.alembic_on_path()
         os.environ.pop("NBGRADER_EXECUTION", None)
+        # kernels' scratch folders: here, emptied at every start (a killed run leaves some behind)
+        scratch = self.state / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        os.environ["COURSE_GRADE_SCRATCH"] = str(scratch)
         self.notebooks = course_mod.ensure_assignment(self.course, self.opts.assignment, self.url, log)
         bad = integrity.gradebook_test_cells(self.source_dir, self.url, self.course_id, self.opts.assignment)
         if bad:
             raise RuntimeError("the gradebook's test cells do not match source_notebooks/ (" + "; ".join(bad[:5])
                                + "): restore the gradebook or run `nbgrader generate_assignment --force` first")
-        self.read_only = _read_only_data()
         _prewarm(self.source_dir)
+        self.read_only = _read_only_data()
         students, self.rejected = submissions.collect(self.opts.submissions, self.course, self.opts.assignment)
         if self.opts.students:
             students = [s for s in students if s in self.opts.students]
         self.settings = Settings(
             course=str(self.course), assignment=self.opts.assignment, db_url=self.url, confine=self.confined,
             cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
-            memory_bytes=int(self.opts.memory_gb * (1 << 30)), read_only=[str(p) for p in self.read_only],
+            memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
+            read_only=[str(p) for p in self.read_only],
             feedback=self.opts.feedback)
         self.baseline = integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(),
                                                                                *self.read_only])
@@ -199,9 +207,11 @@ class ClassGrader:
         found = tamper.scan_submission(folder, self.source_dir)
         findings = [f"{nb}: {f}" for nb, fs in found.items() for f in fs if f.kind != "corrupt-notebook"]
         scores = self._scores(student)
-        result = StudentResult(student=student, error=error, seconds=round(time.monotonic() - started, 2),
+        result = StudentResult(student=student, error=error, findings=findings, seconds=round(time.monotonic() - started, 2),
                                submission=fingerprint(folder))
         for name in self.notebooks:
+            result.events += notebook_events(name, self.course / "autograded" / student / self.opts.assignment
+                                             / f"{name}.ipynb")
             result.problems += notebook_problems(
                 name, self.source_dir / f"{name}.ipynb", folder / f"{name}.ipynb",
                 self.course / "autograded" / student / self.opts.assignment / f"{name}.ipynb",

@@ -45,6 +45,7 @@ class StudentResult:
     student: str
     problems: list[Problem] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)   # tamper findings and shared-file changes
+    events: list[str] = field(default_factory=list)     # timeouts, dead kernels, memory errors, by cell
     error: str = ""                                      # why grading failed, if it did
     seconds: float = 0.0
     submission: str = ""                                 # fingerprint of the graded submission
@@ -85,6 +86,23 @@ def _event(cell) -> tuple[str, str] | None:
     return None
 
 
+def notebook_events(name: str, autograded: Path) -> list[str]:
+    """``"<notebook> cell N: <what happened>"`` for each cell that timed out,
+    killed the kernel, was not run, or ran out of memory."""
+    try:
+        nb = nbformat.read(str(autograded), as_version=4)
+    except Exception:  # noqa: BLE001 - nothing graded, nothing to report
+        return []
+    out = []
+    for n, cell in enumerate(nb.cells, 1):
+        event = _event(cell)
+        if event and not any(o.get("ename") == NOT_RUN for o in cell.get("outputs", [])):
+            out.append(f"{name} cell {n}: {event[0]} ({event[1]})")
+        elif any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
+            out.append(f"{name} cell {n}: out of memory (MemoryError)")
+    return out
+
+
 def _error_line(cell) -> str:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
@@ -109,7 +127,8 @@ def notebook_problems(name: str, source: Path, submitted: Path, autograded: Path
     try:
         graded = nbformat.read(str(autograded), as_version=4)
     except Exception:  # noqa: BLE001 - grading failed before writing it
-        return [Problem(name, g, p, float(scores.get(g) or 0), "not graded", "no autograded notebook")
+        return [Problem(name, g, p, float(scores.get(g) or 0), *(("tampered", edited[g]) if g in edited
+                        else ("not graded", "nbgrader could not grade this notebook (see the log)")))
                 for g, p in tests]
     points = dict(tests)
     out: list[Problem] = []
@@ -145,7 +164,7 @@ def notebook_problems(name: str, source: Path, submitted: Path, autograded: Path
 
 def table(results: list[StudentResult]) -> str:
     """The summary table: one row per student."""
-    cols = ["student", "score", *STATUSES[:6], "notes"]
+    cols = ["student", "score", *STATUSES[:6], "flagged", "notes"]
     rows = []
     for r in sorted(results, key=lambda r: r.student):
         c = r.counts()
@@ -157,10 +176,11 @@ def table(results: list[StudentResult]) -> str:
                                                                       if len(r.findings) > 1 else ""))
         bad = [f"{p.notebook}/{p.grade_id}: {p.status}" for p in r.problems
                if p.status not in ("passed", "failed", "tampered")]
+        bad = r.events[:2] + bad
         if bad:
             notes.append("; ".join(bad[:3]) + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
         rows.append([r.student, f"{r.score:g}/{r.max_score:g}", *(str(c[s] or "") for s in STATUSES[:6]),
-                     " | ".join(notes)[:160]])
+                     "YES" if r.flagged else "", " | ".join(notes)[:200]])
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
     line = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
@@ -173,11 +193,11 @@ def write_csv(results: list[StudentResult], grades: Path, problems: Path) -> Non
     grades.parent.mkdir(parents=True, exist_ok=True)
     with open(grades, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "auto_score", "auto_max", *notebooks, "flagged", "error"])
+        w.writerow(["student", "auto_score", "auto_max", *notebooks, "flagged", "events", "error"])
         for r in sorted(results, key=lambda r: r.student):
             per = {n: sum(p.score for p in r.problems if p.notebook == n) for n in notebooks}
             w.writerow([r.student, f"{r.score:g}", f"{r.max_score:g}", *(f"{per[n]:g}" for n in notebooks),
-                        "; ".join(r.findings), r.error])
+                        "; ".join(r.findings), "; ".join(r.events), r.error])
     with open(problems, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "notebook", "problem", "score", "points", "status", "detail"])

@@ -146,7 +146,7 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
             _zero(settings, cfg, student, notebook)
         except Exception as err:  # noqa: BLE001 - an unknown notebook name: nothing to score
             log.warning("could not score %s 0: %s", notebook, err)
-    if settings.feedback:
+    if settings.feedback and good:
         coursedir = CourseDirectory(config=cfg, log=log)
         coursedir.assignment_id, coursedir.student_id = settings.assignment, student
         feedback = GenerateFeedback(coursedir=coursedir, config=cfg, log=log)

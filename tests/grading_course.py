@@ -1,0 +1,126 @@
+"""A scratch course for the ``course-grade`` tests: notebook 01 only, real
+gradebook, solved submissions, and a catalogue of hostile ones.
+
+Each hostile submission is the solved notebook with one change: code put at
+the top of the first answer cell (``HOSTILE_CODE``), or a test cell edited,
+deleted or retyped, or the file broken (``HOSTILE_EDITS``). ``{course}`` and
+``{port}`` in the code are filled in with the course root and the port of a
+listener the test runs on the host.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+import nbrun
+from course_lib.instructor import nbmeta
+from course_lib.instructor.release import solution_filled
+
+NOTEBOOK = "01_hand_gradients.ipynb"
+CLEAN = ("alice", "bob")
+
+HOSTILE_CODE = {
+    "infinite_loop": "while True:\n    pass",
+    "ignores_interrupt": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+    "catches_interrupt": "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n"
+                         "        pass",
+    "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+    "huge_allocation": "import numpy as np\nhog = np.ones(50 * 10**9 // 8)\nhog[::4096] = 2.0",
+    "reads_source": "print(open('{course}/source_notebooks/ps1/01_hand_gradients.ipynb').read())",
+    "reads_gradebook": "print(open('{course}/gradebook.db', 'rb').read()[:2000])",
+    "writes_gradebook": "import sqlite3\ndb = sqlite3.connect('{course}/gradebook.db')\n"
+                        "db.execute('UPDATE grade SET auto_score = 0')\ndb.commit()",
+    "edits_other_student": "open('../../alice/ps1/01_hand_gradients.ipynb', 'w').write('{{}}')",
+    "network": "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'stolen')",
+    "shadows_check": "def check_c(*args, **kwargs):\n    return None",
+    "patches_course_lib": "import course_lib.checks.hand_gradients as hg\n"
+                          "hg.check_c = lambda *args, **kwargs: None",
+    "gigabytes_of_output": "while True:\n    print('x' * 10**6)",
+    "os_exit": "import os\nos._exit(0)",
+}
+HOSTILE_EDITS = ("edits_test_cell", "deletes_test_cell", "retypes_test_cell", "corrupt_json")
+HOSTILE = (*HOSTILE_CODE, *HOSTILE_EDITS)
+
+
+def make_course(root: Path) -> Path:
+    """``root`` as a course of notebook 01: config, source, gradebook, release."""
+    from course_lib.instructor.grading import course
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(nbrun.ROOT / "nbgrader_config.py", root)
+    (root / "source_notebooks" / "ps1").mkdir(parents=True, exist_ok=True)
+    shutil.copy(nbrun.SOURCE_DIR / NOTEBOOK, root / "source_notebooks" / "ps1" / NOTEBOOK)
+    import logging
+
+    course.ensure_assignment(root, "ps1", course.db_url(root), logging.getLogger("test"))
+    return root
+
+
+def solved(root: Path) -> nbformat.NotebookNode:
+    return solution_filled(root / "release" / "ps1" / NOTEBOOK, root / "source_notebooks" / "ps1" / NOTEBOOK)
+
+
+def test_ids(nb: nbformat.NotebookNode) -> list[str]:
+    return [nbmeta.grade_id(c) for c in nb.cells if nbmeta.is_autograded_test(c)]
+
+
+def hostile(root: Path, kind: str, port: int = 9) -> nbformat.NotebookNode | str:
+    """The notebook (or, for corrupt_json, the file text) of a hostile student."""
+    nb = solved(root)
+    if kind in HOSTILE_CODE:
+        first = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
+        first.source = HOSTILE_CODE[kind].format(course=root, port=port) + "\n" + first.source
+    elif kind == "edits_test_cell":
+        cell = next(c for c in nb.cells if nbmeta.is_autograded_test(c))
+        cell.source = "pass"
+    elif kind == "deletes_test_cell":
+        gone = test_ids(nb)[0]
+        nb.cells = [c for c in nb.cells if nbmeta.grade_id(c) != gone]
+    elif kind == "retypes_test_cell":
+        cell = next(c for c in nb.cells if nbmeta.is_autograded_test(c))
+        cell.metadata["nbgrader"]["grade"] = False
+        cell.metadata["nbgrader"]["points"] = 0
+    elif kind == "corrupt_json":
+        return '{"cells": [ this is not JSON'
+    else:
+        raise ValueError(kind)
+    return nb
+
+
+def submit(root: Path, student: str, nb: nbformat.NotebookNode | str, folder: Path | None = None) -> Path:
+    dest = (folder or root / "submitted") / student / "ps1"
+    dest.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, str):
+        (dest / NOTEBOOK).write_text(nb)
+    else:
+        nbformat.write(nb, str(dest / NOTEBOOK))
+    return dest
+
+
+def course_grade(root: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """``course-grade`` as an instructor runs it, from the course root."""
+    return subprocess.run([sys.executable, "-m", "course_lib.instructor.grading.cli", *args, "--quiet"],
+                          cwd=root, capture_output=True, text=True, timeout=timeout)
+
+
+def results(root: Path) -> dict[str, dict]:
+    """The journal: {student: StudentResult as a dict}."""
+    folder = root / "grading" / "ps1" / "results"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def scores(result: dict) -> dict[str, float]:
+    return {f"{p['notebook']}/{p['grade_id']}": p["score"] for p in result["problems"]}
+
+
+def gradebook_scores(root: Path, student: str, db_url: str | None = None) -> dict[str, float | None]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url or f"sqlite:///{root / 'gradebook.db'}", "backprop-ps1") as gb:
+        sub = gb.find_submission("ps1", student)
+        return {f"{nb.name}/{g.name}": g.auto_score for nb in sub.notebooks for g in nb.grades}

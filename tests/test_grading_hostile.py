@@ -1,0 +1,224 @@
+"""``course-grade`` against hostile submissions, next to clean ones.
+
+A scratch course of notebook 01 is graded twice with 2 workers: once with only
+the clean students (``alice``, ``bob``: the solution), once with them and one
+student per hostile behaviour (tests/grading_course.py). For each hostile
+student: the run finishes, the summary gives the right reason, the harm is
+contained; and the clean students' grades are identical in both runs.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+import grading_course as G
+from course_lib.instructor.grading import sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+CONFINED = sandbox.probe() is None
+needs_bwrap = pytest.mark.skipif(not CONFINED, reason=f"kernels cannot be confined here: {sandbox.probe()}")
+CELL_TIMEOUT = "8"
+
+
+class Listener:
+    """A TCP server on the host loopback that records whatever connects."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received.append(conn.recv(1000) or b"<connected>")
+                except OSError:
+                    self.received.append(b"<connected>")
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def _sandbox_processes() -> list[str]:
+    """Processes still running as a sandbox uid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+            if sandbox.UID_BASE <= uid < sandbox.UID_BASE + 256:
+                out.append(f"{entry} uid {uid}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    root = G.make_course(tmp_path_factory.mktemp("clean"))
+    for student in G.CLEAN:
+        G.submit(root, student, G.solved(root))
+    proc = G.course_grade(root, "submitted", "--jobs", "2", "--cell-timeout", CELL_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, proc
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    root = G.make_course(tmp_path_factory.mktemp("hostile"))
+    listener = Listener()
+    try:
+        for student in G.CLEAN:
+            G.submit(root, student, G.solved(root))
+        for kind in G.HOSTILE:
+            G.submit(root, kind, G.hostile(root, kind, listener.port))
+        before = {s: (root / "submitted" / s / "ps1" / G.NOTEBOOK).read_bytes() for s in G.CLEAN}
+        proc = G.course_grade(root, "submitted", "--jobs", "2", "--cell-timeout", CELL_TIMEOUT,
+                              "--interrupt-grace", "4")
+    finally:
+        listener.close()
+    return {"root": root, "proc": proc, "results": G.results(root), "received": listener.received,
+            "before": before}
+
+
+def test_clean_run_gives_full_automatic_marks(baseline):
+    root, proc = baseline
+    results = G.results(root)
+    assert sorted(results) == sorted(G.CLEAN)
+    for student, r in results.items():
+        assert r["problems"] and all(p["status"] == "passed" for p in r["problems"]), (student, r["problems"])
+        assert not r["findings"] and not r["events"] and not r["error"], r
+    assert "alice" in proc.stdout and "passed" in proc.stdout  # the summary table
+
+
+@needs_bwrap
+def test_hostile_run_finishes_and_grades_everyone(hostile_run):
+    proc = hostile_run["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(hostile_run["results"]) == sorted([*G.CLEAN, *G.HOSTILE])
+    assert "confined (bubblewrap)" in proc.stderr
+    assert not _sandbox_processes(), "sandboxed processes outlived the run"
+    assert not any((hostile_run["root"] / "grading" / "ps1" / "scratch").iterdir()), "scratch folders left behind"
+
+
+@needs_bwrap
+def test_clean_students_unaffected_by_hostile_neighbours(baseline, hostile_run):
+    clean_root, _ = baseline
+    base = G.results(clean_root)
+    for student in G.CLEAN:
+        r = hostile_run["results"][student]
+        assert G.scores(r) == G.scores(base[student]), f"{student}'s grades changed next to hostile submissions"
+        assert not r["findings"] and not r["events"], (student, r["findings"], r["events"])
+        assert G.gradebook_scores(hostile_run["root"], student) == G.gradebook_scores(clean_root, student)
+        after = (hostile_run["root"] / "submitted" / student / "ps1" / G.NOTEBOOK).read_bytes()
+        assert after == hostile_run["before"][student], f"{student}'s submission was modified"
+
+
+# kind -> (an event that must be reported, a finding kind that must flag it, problem statuses that must appear)
+EXPECTED = {
+    "infinite_loop": ("timed out", None, {"timed out"}),
+    "ignores_interrupt": ("ignored the interrupt", None, {"timed out"}),
+    "catches_interrupt": ("timed out", None, set()),
+    "fork_bomb": ("timed out", "[subprocess]", {"tampered"}),
+    "huge_allocation": ("out of memory", None, {"failed"}),
+    "reads_source": (None, "[file-outside]", {"tampered"}),
+    "reads_gradebook": (None, "[file-outside]", {"tampered"}),
+    "writes_gradebook": (None, "[file-outside]", {"tampered"}),
+    "edits_other_student": (None, "[file-outside]", {"tampered"}),
+    "network": (None, "[network]", {"tampered"}),
+    "shadows_check": (None, "[shadows-check]", {"tampered"}),
+    "patches_course_lib": (None, "[patches-course_lib]", {"tampered"}),
+    "gigabytes_of_output": ("printed more than", None, {"crashed"}),
+    "os_exit": ("kernel died", None, {"crashed"}),
+    "edits_test_cell": (None, "[test-cell-edited]", {"tampered"}),
+    "deletes_test_cell": (None, "[test-cell-missing]", {"missing cell"}),
+    "retypes_test_cell": (None, "[test-cell-retyped]", {"tampered"}),
+    "corrupt_json": (None, None, {"unreadable"}),
+}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("kind", G.HOSTILE)
+def test_hostile_submission_reported_for_the_right_reason(hostile_run, kind):
+    event, finding, statuses = EXPECTED[kind]
+    r = hostile_run["results"][kind]
+    seen = {p["status"] for p in r["problems"]}
+    if event:
+        assert any(event in e for e in r["events"]), f"{kind}: events {r['events']} should mention {event!r}"
+    if finding:
+        assert any(finding in f for f in r["findings"]), f"{kind}: findings {r['findings']} should have {finding}"
+    else:
+        assert not r["findings"], f"{kind}: unexpected findings {r['findings']}"
+    assert statuses <= seen, f"{kind}: statuses {seen} should include {statuses}"
+    if kind == "corrupt_json":
+        assert all(p["score"] == 0 for p in r["problems"])
+    # the summary table names the student, and flags the ones with findings
+    row = next(line for line in hostile_run["proc"].stdout.splitlines() if line.startswith(kind + " "))
+    assert ("YES" in row) == bool(finding), row
+
+
+@needs_bwrap
+def test_confined_kernels_saw_nothing_of_the_course(hostile_run):
+    root = hostile_run["root"]
+
+    def first_answer_outputs(student: str) -> str:
+        import nbformat
+
+        from course_lib.instructor import nbmeta
+
+        nb = nbformat.read(str(root / "autograded" / student / "ps1" / G.NOTEBOOK), as_version=4)
+        cell = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
+        return str(cell.get("outputs", []))
+
+    assert "FileNotFoundError" in first_answer_outputs("reads_source")
+    assert "BEGIN HIDDEN TESTS" not in first_answer_outputs("reads_source")
+    assert "FileNotFoundError" in first_answer_outputs("reads_gradebook")
+    assert "SQLite format" not in first_answer_outputs("reads_gradebook")
+    assert "OperationalError" in first_answer_outputs("writes_gradebook")
+    assert "FileNotFoundError" in first_answer_outputs("edits_other_student")
+    assert "ConnectionRefusedError" in first_answer_outputs("network") or "OSError" in first_answer_outputs("network")
+    assert hostile_run["received"] == [], "a sandboxed kernel reached a server on the host"
+    assert "MemoryError" in first_answer_outputs("huge_allocation")
+
+
+@needs_bwrap
+def test_flagged_students_get_a_banner_in_their_feedback(hostile_run):
+    root = hostile_run["root"]
+    page = (root / "feedback" / "patches_course_lib" / "ps1" / "01_hand_gradients.html").read_text()
+    assert "Flagged for review by a person" in page and "patches-course_lib" in page
+    clean = (root / "feedback" / "alice" / "ps1" / "01_hand_gradients.html").read_text()
+    assert "Flagged for review" not in clean
+
+
+@needs_bwrap
+def test_grades_csv_has_every_student(hostile_run):
+    root = hostile_run["root"]
+    with open(root / "grading" / "ps1" / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {*G.CLEAN, *G.HOSTILE}
+    assert rows["alice"]["auto_score"] == rows["alice"]["auto_max"] != "0"
+    assert rows["shadows_check"]["flagged"]
+    with open(root / "grading" / "ps1" / "problems.csv") as f:
+        problems = list(csv.DictReader(f))
+    assert {p["status"] for p in problems if p["student"] == "os_exit"} >= {"crashed"}
