@@ -2,9 +2,10 @@
 
 :class:`ConfinedKernelManager` starts every kernel in a private scratch folder:
 ``work/`` holds a fresh copy of the student's submitted files (never another
-student's, never the autograded notebooks, which hold hidden tests), ``tmp/``
-becomes ``/tmp`` and ``sock/`` holds the connection file and the kernel's
-Unix sockets (jupyter_client's ``ipc`` transport: the kernel has no network).
+student's, never the autograded notebooks, which hold hidden tests) and
+``tmp/`` becomes ``/tmp``; a short folder ``/tmp/cg-*`` holds the connection
+file and the kernel's Unix sockets (jupyter_client's ``ipc`` transport: the
+kernel has no network).
 With ``confine`` on, the kernel runs in bubblewrap (:mod:`.sandbox`);
 otherwise it runs as the grader's user, with the same limits and copy.
 The scratch folder is deleted when the kernel is cleaned up.
@@ -71,11 +72,14 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-kernel-", dir=scratch_root()))
         _SCRATCH.add(self._scratch)
-        for sub in ("work", "tmp", "sock", "tmp/home"):
+        for sub in ("work", "tmp", "tmp/home"):
             (self._scratch / sub).mkdir()
+        # Unix socket paths are limited to ~107 bytes: the sockets get a short folder of their own
+        self._sockets = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        _SCRATCH.add(self._sockets)
         self.transport = "ipc"
-        self.ip = str(self._scratch / "sock" / "kernel")
-        self.connection_file = str(self._scratch / "sock" / "kernel.json")
+        self.ip = str(self._sockets / "k")
+        self.connection_file = str(self._sockets / "kernel.json")
         return await super()._async_pre_start_kernel(**kw)
 
     def _private_copy(self, cwd: Path) -> None:
@@ -113,9 +117,10 @@ class ConfinedKernelManager(AsyncKernelManager):
         if self.confine:
             uid = sandbox.UID_BASE + self.slot
             sandbox.chown_tree(self._scratch, uid)
+            sandbox.chown_tree(self._sockets, uid)
             os.chmod(self._scratch, 0o755)
             argv = sandbox.bwrap_argv(uid=uid, workdir=self._scratch / "work", work_at=cwd,
-                                      tmp=self._scratch / "tmp", sockets=self._scratch / "sock",
+                                      tmp=self._scratch / "tmp", sockets=self._sockets,
                                       read_only=sandbox.read_only_paths([Path(p) for p in self.read_only]),
                                       env=env)
             kernel_cmd = [*argv, *kernel_cmd]
@@ -165,6 +170,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._scratch is not None and not restart:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            _SCRATCH.discard(self._scratch)
+            for path in (self._scratch, self._sockets):
+                shutil.rmtree(path, ignore_errors=True)
+                _SCRATCH.discard(path)
             self._scratch = None

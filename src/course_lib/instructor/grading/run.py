@@ -130,6 +130,8 @@ class ClassGrader:
         self.course_id = course_mod.course_id(self.course)
         self.lock = threading.Lock()
         self.abort: str | None = None
+        self.running: set[str] = set()   # students being graded now
+        self.tainted: set[str] = set()   # graded while the gradebook was changed: not to be recorded
 
     # ------------------------------------------------------------ set-up
     def prepare(self) -> list[str]:
@@ -201,6 +203,8 @@ class ClassGrader:
     def grade_one(self, student: str, slot: int) -> StudentResult | None:
         folder = self.course / "submitted" / student / self.opts.assignment
         started = time.monotonic()
+        with self.lock:
+            self.running.add(student)
         worker, error = self._worker(student, slot)
         if worker.get("failed"):
             error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
@@ -226,10 +230,17 @@ class ClassGrader:
             if bad:
                 result.findings += [f"gradebook test cell changed: {b}" for b in bad]
                 self.abort = (f"the gradebook's test cells changed while {student} was graded ({bad[0]}): "
-                              "grading stopped; restore the gradebook and re-run")
-                return None if self.abort and not result.findings else result
+                              "grading stopped; restore the gradebook (nbgrader generate_assignment --force) "
+                              "and run course-grade again")
+                # students graded at the same time may have run against the changed tests: grade them again
+                self.tainted |= self.running - {student}
+            self.running.discard(student)
             if result.flagged:
                 _flag_feedback(self.course, self.opts.assignment, result)
+            if student in self.tainted:
+                log.warning("%s was graded while the gradebook changed: not recorded, it will be graded again",
+                            student)
+                return None
             self.journal.record(result)
         return result
 
@@ -256,6 +267,12 @@ class ClassGrader:
             slot = slots.get()
             try:
                 return self.grade_one(student, slot)
+            except Exception as err:  # noqa: BLE001 - one student's infrastructure failure must not stop the class
+                log.exception("grading %s failed", student)
+                self.rejected[student] = f"grading failed ({type(err).__name__}: {err}); run course-grade again"
+                with self.lock:
+                    self.running.discard(student)
+                return None
             finally:
                 slots.put(slot)
 
