@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup release book book-instructor test test-fast bench clean
+.PHONY: all setup release book book-instructor test test-fast bench grade clean
 
 all: setup release book
 
@@ -24,6 +24,12 @@ book: setup
 book-instructor: setup
 	$(BIN)/python -m course_lib.instructor.book --audience instructor
 
+# Grade a class: `make grade SUBMISSIONS=path/to/zips-or-submitted [JOBS=4]` (see README, "For instructors").
+SUBMISSIONS ?= submitted
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+grade: setup
+	$(BIN)/course-grade $(SUBMISSIONS) --jobs $(JOBS)
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -33,6 +39,7 @@ bench: setup
 	$(BIN)/python scripts/bench_gpu.py
 	$(BIN)/python scripts/bench_pieces.py
 	$(BIN)/python scripts/bench_dream.py
+	$(BIN)/python scripts/bench_grading.py
 
 clean:
 	rm -rf _build gradebook.db

@@ -24,12 +24,18 @@ apt_install() {
         return 1
     fi
 }
+# bubblewrap confines student kernels under course-grade (without it grading runs,
+# loudly unconfined); PostgreSQL is the gradebook for concurrent graders and its
+# tests start a private server (they skip, saying why, without it).
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_apt+=(chromium)
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
     say "installing system packages: ${need_apt[*]}"
-    for pkg in "${need_apt[@]}"; do apt_install "$pkg" || echo "could not install $pkg" >&2; done
+    apt_install "${need_apt[@]}" ||
+        for pkg in "${need_apt[@]}"; do apt_install "$pkg" || echo "could not install $pkg" >&2; done
 fi
 if ! command -v dot >/dev/null 2>&1; then
     echo "Please install graphviz (e.g. 'sudo apt install graphviz' or 'brew install graphviz')" >&2
@@ -37,6 +43,8 @@ if ! command -v dot >/dev/null 2>&1; then
 fi
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
     echo "note: no chromium here; the book's browser tests will be skipped" >&2
+command -v bwrap >/dev/null 2>&1 ||
+    echo "note: no bubblewrap here; course-grade will grade UNCONFINED and its confinement tests will be skipped" >&2
 
 # --- Python environment ----------------------------------------------------
 stamp="$VENV/.course-stamp"

@@ -171,6 +171,7 @@ def test_hostile_submission_reported_for_the_right_reason(hostile_run, kind):
     else:
         assert not r["findings"], f"{kind}: unexpected findings {r['findings']}"
     assert statuses <= seen, f"{kind}: statuses {seen} should include {statuses}"
+    assert "not graded" not in seen and not r["error"], f"{kind}: nbgrader failed to grade it: {r['error']}"
     if kind == "corrupt_json":
         assert all(p["score"] == 0 for p in r["problems"])
     # the summary table names the student, and flags the ones with findings

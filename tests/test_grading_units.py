@@ -1,0 +1,320 @@
+"""The parts of ``course-grade`` one at a time (fast): submissions and zips,
+the journal, per-problem statuses, fingerprints, the sandbox's command line
+and limits, and the guarded Execute on an unconfined kernel."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from course_lib.instructor.grading import integrity, sandbox, submissions
+from course_lib.instructor.grading.execute import GuardedExecute
+from course_lib.instructor.grading.journal import Journal, fingerprint
+from course_lib.instructor.grading.summary import (Problem, StudentResult, notebook_events, notebook_problems,
+                                                   table, write_csv)
+from course_lib.instructor.tamper import Finding
+
+
+# ------------------------------------------------------------------ submissions
+@pytest.mark.parametrize("name, sid", [("alice_ps1.zip", "alice"), ("alice.zip", "alice"), ("bob-ps1.zip", "bob"),
+                                       ("Smith, J_ps1.zip", "Smith_J"), ("../../x_ps1.zip", "x"),
+                                       ("_ps1.zip", "ps1")])
+def test_student_id_from_a_file_name(name, sid):
+    assert submissions.student_id(name, "ps1") == sid
+
+
+def _zip(path: Path, files: dict[str, bytes], links: tuple[str, ...] = ()) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            zf.writestr(info, "/etc/passwd")
+    return path
+
+
+def test_unzip_takes_the_shallowest_notebook_folder(tmp_path):
+    z = _zip(tmp_path / "a.zip", {"export/ps1/01.ipynb": b"{}", "export/ps1/w.pt": b"w", "export/readme.txt": b"r",
+                                  "__MACOSX/export/ps1/._01.ipynb": b"junk"})
+    submissions.unzip(z, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["01.ipynb", "w.pt"]
+
+
+@pytest.mark.parametrize("files, links, why", [
+    ({"../evil.ipynb": b"{}"}, (), "unsafe path"),
+    ({"/etc/evil.ipynb": b"{}"}, (), "unsafe path"),
+    ({"ps1/01.ipynb": b"{}"}, ("ps1/link",), "symbolic link"),
+    ({"notes.txt": b"x"}, (), "no notebook"),
+])
+def test_unzip_refuses_dangerous_or_empty_archives(tmp_path, files, links, why):
+    z = _zip(tmp_path / "a.zip", files, links)
+    with pytest.raises(ValueError, match=why):
+        submissions.unzip(z, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.ipynb").exists()
+
+
+def test_unzip_limits_files_and_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(submissions, "MAX_FILES", 3)
+    z = _zip(tmp_path / "a.zip", {f"{i}.ipynb": b"{}" for i in range(4)})
+    with pytest.raises(ValueError, match="holds 4 files"):
+        submissions.unzip(z, tmp_path / "out")
+    monkeypatch.setattr(submissions, "MAX_BYTES", 10)
+    z = _zip(tmp_path / "b.zip", {"01.ipynb": b"x" * 11})
+    with pytest.raises(ValueError, match="more than"):
+        submissions.unzip(z, tmp_path / "out")
+
+
+def test_unzip_reports_a_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(ValueError, match="not a readable zip"):
+        submissions.unzip(bad, tmp_path / "out")
+
+
+def test_collect_folder_layouts(tmp_path):
+    src, course = tmp_path / "in", tmp_path / "course"
+    (src / "ann" / "ps1").mkdir(parents=True)
+    (src / "ann" / "ps1" / "01.ipynb").write_text("{}")
+    (src / "ann" / "ps1" / ".ipynb_checkpoints").mkdir()
+    (src / "ben").mkdir()
+    (src / "ben" / "01.ipynb").write_text("{}")
+    (src / "cat").mkdir()
+    (src / "cat" / "notes.txt").write_text("no notebook")
+    _zip(src / "dan_ps1.zip", {"ps1/01.ipynb": b"{}"})
+    students, problems = submissions.collect(src, course, "ps1")
+    assert students == ["ann", "ben", "dan"]
+    assert set(problems) == {"cat"} and "no notebook" in problems["cat"]
+    for s in students:
+        assert (course / "submitted" / s / "ps1" / "01.ipynb").is_file()
+    assert not (course / "submitted" / "ann" / "ps1" / ".ipynb_checkpoints").exists()
+    with pytest.raises(FileNotFoundError):
+        submissions.collect(tmp_path / "nowhere", course, "ps1")
+
+
+# ------------------------------------------------------------------ journal
+def test_journal_round_trip_and_atomic_files(tmp_path):
+    j = Journal(tmp_path / "results")
+    r = StudentResult("ann", [Problem("01", "t", 1.0, 1.0, "passed")], findings=["x"], events=["e"], seconds=1.5,
+                      submission="abc")
+    j.record(r)
+    assert j.get("ann") == r
+    assert j.get("nobody") is None
+    (tmp_path / "results" / "ben.json").write_text('{"student": "ben", "probl')  # a torn write
+    assert j.get("ben") is None
+    assert [p.name for p in (tmp_path / "results").iterdir() if p.name.startswith(".tmp")] == []
+    j.forget("ann")
+    assert j.get("ann") is None
+
+
+def test_fingerprint_sees_content_and_names(tmp_path):
+    (tmp_path / "a.ipynb").write_text("1")
+    first = fingerprint(tmp_path)
+    (tmp_path / "a.ipynb").write_text("2")
+    second = fingerprint(tmp_path)
+    (tmp_path / "a.ipynb").rename(tmp_path / "b.ipynb")
+    assert len({first, second, fingerprint(tmp_path)}) == 3
+
+
+# ------------------------------------------------------------------ statuses
+def _test_cell(gid, points=1.0, source="check()"):
+    c = new_code_cell(source)
+    c.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": gid, "points": points,
+                              "schema_version": 3}
+    return c
+
+
+def _answer(gid, source="x = 1"):
+    c = new_code_cell(source)
+    c.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": gid,
+                              "schema_version": 3}
+    return c
+
+
+def _err(ename, evalue=""):
+    return new_output("error", ename=ename, evalue=evalue, traceback=[])
+
+
+@pytest.fixture
+def three(tmp_path):
+    """A source notebook with answers a, b, c, d and tests t1..t4; writers for the rest."""
+    source = new_notebook(cells=[_answer("a"), _test_cell("t1"), _answer("b"), _test_cell("t2", 2),
+                                 _answer("c"), _test_cell("t3"), _answer("d"), _test_cell("t4")])
+    nbformat.write(source, str(tmp_path / "source.ipynb"))
+    nbformat.write(source, str(tmp_path / "submitted.ipynb"))
+    return tmp_path, source
+
+
+def test_statuses_from_outputs(three):
+    folder, source = three
+    graded = nbformat.from_dict(json.loads(nbformat.writes(source)))
+    graded.cells[1].outputs = []                                                    # t1 passes
+    graded.cells[2].outputs = [_err("CellTimeoutError")]                            # b times out ...
+    graded.cells[3].outputs = [_err("NameError", "name 'b' is not defined")]        # ... so t2 fails
+    graded.cells[5].outputs = [_err("CheckFailure", "wrong sign")]                  # t3 fails on its own
+    graded.cells[6].outputs = [_err("KernelDied", "the kernel died (exit status 0)")]
+    graded.cells[7].outputs = [_err("NotRun", "not run: the kernel died (exit status 0) (in code cell 7)")]
+    nbformat.write(graded, str(folder / "graded.ipynb"))
+    got = notebook_problems("nb", folder / "source.ipynb", folder / "submitted.ipynb", folder / "graded.ipynb",
+                            {"t1": 1.0, "t2": 0.0, "t3": 0.0, "t4": 0.0}, [])
+    assert [(p.grade_id, p.status) for p in got] == [("t1", "passed"), ("t2", "timed out"), ("t3", "failed"),
+                                                     ("t4", "crashed")]
+    assert "wrong sign" in got[2].detail
+    assert [p.points for p in got] == [1.0, 2.0, 1.0, 1.0]
+    events = notebook_events("nb", folder / "graded.ipynb")
+    assert events == ["nb cell 3: timed out (ran past the time limit)",
+                      "nb cell 7: crashed (the kernel died (exit status 0))"]
+
+
+def test_statuses_for_tampering_and_missing_things(three):
+    folder, source = three
+    graded = nbformat.from_dict(json.loads(nbformat.writes(source)))
+    nbformat.write(graded, str(folder / "graded.ipynb"))
+    sub = nbformat.from_dict(json.loads(nbformat.writes(source)))
+    sub.cells = [c for c in sub.cells if c.metadata["nbgrader"]["grade_id"] != "t2"]
+    nbformat.write(sub, str(folder / "submitted.ipynb"))
+    edited = Finding("t3", 1, "test-cell-edited", "pass", "edited")
+    args = (folder / "source.ipynb", folder / "submitted.ipynb", folder / "graded.ipynb",
+            {"t1": 1.0, "t2": 2.0, "t3": 1.0, "t4": 1.0})
+    got = {p.grade_id: p.status for p in notebook_problems("nb", *args, [edited])}
+    assert got == {"t1": "passed", "t2": "missing cell", "t3": "tampered", "t4": "passed"}
+    patch = Finding("cell 1", 2, "patches-course_lib", "cl.check = None", "patches")
+    assert {p.status for p in notebook_problems("nb", *args, [patch])} == {"tampered", "missing cell"}
+    (folder / "submitted.ipynb").write_text("{ not json")
+    assert {p.status for p in notebook_problems("nb", *args, [])} == {"unreadable"}
+    (folder / "submitted.ipynb").unlink()
+    missing = notebook_problems("nb", *args, [])
+    assert {p.status for p in missing} == {"missing"} and sum(p.score for p in missing) == 0
+
+
+def test_table_and_csv(tmp_path):
+    ok = StudentResult("ann", [Problem("01", "t1", 1, 1, "passed"), Problem("02", "t2", 2, 0, "timed out")],
+                       events=["02 cell 3: timed out (ran past the time limit)"])
+    bad = StudentResult("ben", [Problem("01", "t1", 1, 1, "tampered")], findings=["01: cell 2 [network] x"])
+    text = table([bad, ok])
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["student", "score", "passed"] and lines[2].startswith("ann")
+    assert "1/3" in lines[2] and "timed out" in lines[2] and "YES" not in lines[2]
+    assert "YES" in lines[3] and "FLAGGED" in lines[3]
+    write_csv([ok, bad], tmp_path / "grades.csv", tmp_path / "problems.csv")
+    grades = (tmp_path / "grades.csv").read_text().splitlines()
+    assert grades[0] == "student,auto_score,auto_max,01,02,flagged,events,error"
+    assert grades[1].startswith("ann,1,3,1,0,,02 cell 3")
+    assert len((tmp_path / "problems.csv").read_text().splitlines()) == 4
+
+
+# ------------------------------------------------------------------ fingerprints
+def test_snapshot_notices_changes(tmp_path):
+    course = tmp_path
+    (course / "source_notebooks" / "ps1").mkdir(parents=True)
+    (course / "source_notebooks" / "ps1" / "01.ipynb").write_text("{}")
+    (course / "submitted" / "ann" / "ps1").mkdir(parents=True)
+    (course / "submitted" / "ann" / "ps1" / "01.ipynb").write_text("{}")
+    (course / "nbgrader_config.py").write_text("c = 1")
+    before = integrity.snapshot(course, "ps1")
+    assert integrity.changed(before, integrity.snapshot(course, "ps1")) == []
+    (course / "submitted" / "ann" / "ps1" / "01.ipynb").write_text("{ }")
+    (course / "source_notebooks" / "ps1" / "planted.py").write_text("x")
+    (course / "nbgrader_config.py").unlink()
+    diffs = integrity.changed(before, integrity.snapshot(course, "ps1"))
+    assert sorted(d.rsplit(" ", 1)[1] for d in diffs) == ["added", "changed", "deleted"]
+    assert any(d.endswith("planted.py added") for d in diffs)
+    assert any(d.endswith("submitted/ann/ps1/01.ipynb changed") for d in diffs)
+    assert any(d.endswith("nbgrader_config.py deleted") for d in diffs)
+
+
+# ------------------------------------------------------------------ sandbox
+def test_probe_explains_why_it_cannot_confine(monkeypatch):
+    sandbox.probe.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert "bubblewrap is not installed" in sandbox.probe()
+    sandbox.probe.cache_clear()
+    monkeypatch.setattr(sandbox.sys, "platform", "darwin")
+    assert "needs Linux" in sandbox.probe()
+    sandbox.probe.cache_clear()
+
+
+def test_bwrap_command_line_hides_the_course(tmp_path):
+    argv = sandbox.bwrap_argv(uid=60003, workdir=tmp_path / "w", work_at=Path("/course/autograded/ann/ps1"),
+                              tmp=tmp_path / "t", sockets=tmp_path / "s", read_only=[Path(sys.prefix)],
+                              env={"HOME": "/tmp/home"})
+    text = " ".join(argv)
+    for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv", "--no-new-privs",
+                 "--reuid=60003", "--bounding-set=-all"):
+        assert flag in argv or flag in text, flag
+    binds = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a in ("--bind", "--ro-bind")]
+    writable = [dest for (src, dest), kind in zip(binds, [a for a in argv if a in ("--bind", "--ro-bind")])
+                if kind == "--bind"]
+    assert sorted(writable) == sorted(["/tmp", str(tmp_path / "s"), "/course/autograded/ann/ps1"])
+    assert not any(dest in ("/", "/course", "/course/autograded") for _, dest in binds)
+    assert argv[argv.index("--chdir") + 1] == "/course/autograded/ann/ps1"
+    assert ["--perms", "0755", "--dir", "/course"] == argv[argv.index("/course") - 3: argv.index("/course") + 1]
+
+
+def test_limits_apply_in_a_child():
+    limits = sandbox.Limits(cpu_seconds=77, memory_bytes=3 << 30, processes=99, file_bytes=1 << 20)
+    code = ("import resource as r; print([r.getrlimit(x)[0] for x in "
+            "(r.RLIMIT_CPU, r.RLIMIT_AS, r.RLIMIT_NPROC, r.RLIMIT_FSIZE)])")
+    out = subprocess.run([sys.executable, "-c", code], preexec_fn=limits.apply, capture_output=True, text=True)
+    assert json.loads(out.stdout) == [77, 3 << 30, 99, 1 << 20]
+
+
+# ------------------------------------------------------------------ guarded execute (no sandbox needed)
+def _execute(cells: list[str], tmp_path: Path, **settings) -> nbformat.NotebookNode:
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.ConfinedKernelManager.confine = False
+    cfg.ConfinedKernelManager.submission = str(tmp_path)
+    cfg.GuardedExecute.kernel_manager_class = "course_lib.instructor.grading.kernel.ConfinedKernelManager"
+    for k, v in settings.items():
+        setattr(cfg.GuardedExecute, k, v)
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    GuardedExecute(config=cfg).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return nb
+
+
+def _enames(nb) -> list[list[str]]:
+    return [[o.get("ename") or o.get("name") for o in c.outputs] for c in nb.cells]
+
+
+@pytest.mark.timeout(300)
+def test_guarded_execute_kills_what_ignores_the_interrupt(tmp_path):
+    nb = _execute(["print(1)", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
+                   "print(2)"], tmp_path, timeout=3, interrupt_grace=2)
+    assert _enames(nb) == [["stdout"], ["KernelDied"], ["NotRun"]]
+    assert "ignored the interrupt" in nb.cells[1].outputs[0].evalue
+
+
+@pytest.mark.timeout(300)
+def test_guarded_execute_interrupts_a_plain_loop_and_goes_on(tmp_path):
+    nb = _execute(["while True: pass", "print('after')"], tmp_path, timeout=3, interrupt_grace=5)
+    assert _enames(nb)[0][-1] == "CellTimeoutError" and _enames(nb)[1] == ["stdout"]
+
+
+@pytest.mark.timeout(300)
+def test_guarded_execute_survives_os_exit_and_floods(tmp_path):
+    nb = _execute(["import os; os._exit(3)", "print(1)"], tmp_path)
+    assert _enames(nb) == [["KernelDied"], ["NotRun"]] and "exit status" in nb.cells[0].outputs[0].evalue
+    nb = _execute(["print('x' * 3000)", "while True: print('y' * 100000)", "print(1)"], tmp_path,
+                  max_cell_output=1000, max_output=5 << 20)
+    assert "more bytes of output dropped" in nb.cells[0].outputs[-1].text
+    assert sum(len(o.get("text", "")) for o in nb.cells[0].outputs if o.get("name") == "stdout") <= 1000
+    assert _enames(nb)[1][-1] == "OutputLimitExceeded" and _enames(nb)[2] == ["NotRun"]
+
+
+@pytest.mark.timeout(300)
+def test_kernel_runs_in_a_private_copy(tmp_path):
+    (tmp_path / "weights.pt").write_bytes(b"w")
+    nb = _execute(["import os; print(sorted(os.listdir('.')), os.getcwd())", "open('junk.txt', 'w').write('x')"],
+                  tmp_path)
+    listing = nb.cells[0].outputs[0].text
+    assert "weights.pt" in listing and str(tmp_path) not in listing
+    assert not (tmp_path / "junk.txt").exists()
