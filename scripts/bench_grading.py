@@ -1,0 +1,133 @@
+"""Benchmark: grading the whole problem set, plain nbgrader against course-grade.
+
+    python scripts/bench_grading.py [--students 4] [--jobs 2]
+
+Builds a scratch course (this repository's nbgrader_config.py and
+source_notebooks/ps1) in a temporary folder, with N students who submit the
+solution and the weights file notebook 03 saves. Then, each on a fresh copy:
+
+1. serial plain nbgrader: ``nbgrader autograde ps1`` (unconfined, one student at a time);
+2. ``course-grade --jobs J --no-feedback`` (confined kernels, J students at a time);
+3. ``course-grade --jobs J`` (feedback pages too).
+
+Prints students per minute, the wall time per student and the speed-up.
+Aims (issue 8): course-grade at least 1.8x serial on 2 cores, under 30 s per student.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("COURSE_OFFLINE_WEIGHTS_TARGET", "0.78")  # offline weights (see tests/conftest.py)
+
+import nbformat  # noqa: E402
+import torch  # noqa: E402
+
+from course_lib.data import load_fashion_mnist  # noqa: E402
+from course_lib.engine import load_cells  # noqa: E402
+from course_lib.instructor.grading import course as course_mod  # noqa: E402
+from course_lib.instructor.grading import sandbox  # noqa: E402
+from course_lib.instructor.release import solution_filled  # noqa: E402
+from course_lib.saved_mlp import save_mlp  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def weights(folder: Path) -> Path:
+    """fashion_mlp.pt as notebook 03's solution saves it (its own make_model and train)."""
+    ns = load_cells(ROOT / "source_notebooks" / "ps1" / "03_mlp.ipynb", grade_ids=("torch_model",),
+                    given={"tqdm": lambda x, **k: x}, folder=ROOT / "source_notebooks" / "ps1")
+    data = load_fashion_mnist(flatten=True)
+    torch.manual_seed(0)
+    model = ns["make_model"]()
+    history = ns["train"](model, data)
+    path = folder / "fashion_mlp.pt"
+    save_mlp(model, path, data, history=history)
+    return path
+
+
+def make_course(root: Path, students: int, weights_file: Path) -> Path:
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    shutil.copytree(ROOT / "source_notebooks" / "ps1", root / "source_notebooks" / "ps1",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.pt"))
+    course_mod.ensure_assignment(root, "ps1", course_mod.db_url(root), logging.getLogger("bench"))
+    for k in range(students):
+        dest = root / "submitted" / f"student{k:02d}" / "ps1"
+        dest.mkdir(parents=True)
+        for nb in sorted((root / "release" / "ps1").glob("*.ipynb")):
+            nbformat.write(solution_filled(nb, root / "source_notebooks" / "ps1" / nb.name), str(dest / nb.name))
+        shutil.copy(weights_file, dest / weights_file.name)
+    return root
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    return time.perf_counter() - t0, proc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--students", type=int, default=4)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    print(f"== grading benchmark: {args.students} students x the whole problem set (7 notebooks) ==")
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
+    why = sandbox.probe()
+    print(f"confinement: {'bubblewrap' if why is None else 'UNAVAILABLE: ' + why}")
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "w").mkdir()
+        w = weights(tmp / "w")
+        template = make_course(tmp / "template", args.students, w)
+        # the offline DeepDream classifier is trained once, outside any timing
+        from course_lib.dream.models import load_classifier
+
+        load_classifier(prefer="mnist", verbose=False)
+        rows = []
+        runs = [("serial plain nbgrader (autograde, unconfined)", [str(BIN / "nbgrader"), "autograde", "ps1"]),
+                (f"course-grade --jobs {args.jobs} --no-feedback (confined)",
+                 [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]),
+                (f"course-grade --jobs {args.jobs} (confined, with feedback)",
+                 [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--quiet"])]
+        for label, cmd in runs:
+            course = tmp / f"run{len(rows)}"
+            shutil.copytree(template, course)
+            seconds, proc = timed(cmd, course)
+            per = []
+            results = course / "grading" / "ps1" / "results"
+            for p in sorted(results.glob("*.json")) if results.is_dir() else []:
+                r = json.loads(p.read_text())
+                per.append(r["seconds"])
+                bad = [q for q in r["problems"] if q["status"] != "passed"]
+                if bad:
+                    print(f"  note: {r['student']}: {len(bad)} problem(s) not passed, e.g. {bad[0]}")
+            ok = "ok" if proc.returncode in (0, 1) else f"exit {proc.returncode}: {proc.stderr[-500:]}"
+            rows.append((label, seconds, per, ok))
+            print(f"{label}: {seconds:.1f} s for {args.students} students = "
+                  f"{60 * args.students / seconds:.2f} students/min, {seconds / args.students:.1f} s per student"
+                  + (f"; each student's own grading took {statistics.mean(per):.1f} s on average "
+                     f"(min {min(per):.1f}, max {max(per):.1f})" if per else "") + f" [{ok}]")
+        serial, confined = rows[0][1], rows[1][1]
+        speedup = serial / confined
+        print(f"speed-up of course-grade --jobs {args.jobs} over serial nbgrader: {speedup:.2f}x "
+              f"(aim >= 1.8x: {'met' if speedup >= 1.8 else 'NOT met'}); throughput time per student "
+              f"{confined / args.students:.1f} s (aim < 30 s: {'met' if confined / args.students < 30 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
