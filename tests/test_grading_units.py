@@ -4,7 +4,6 @@ and limits, and the guarded Execute on an unconfined kernel."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile

@@ -149,15 +149,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         if not self.confine:
             return 0
         uid, killed = sandbox.UID_BASE + self.slot, 0
-        procs = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    status = Path(f"/proc/{entry}/status").read_text()
-                except OSError:
-                    continue
-                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-                procs[int(entry)] = (int(fields["Uid"].split()[0]), int(fields["PPid"]))
+        procs = sandbox.processes()
         for pid, (owner, ppid) in procs.items():
             if owner == uid and procs.get(ppid, (None,))[0] == uid:  # a child of a sandboxed process
                 try:

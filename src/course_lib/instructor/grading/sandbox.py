@@ -122,6 +122,20 @@ def read_only_paths(extra: list[Path] = ()) -> list[Path]:
     return _outermost([*_prefixes(), package_folder(), *extra])
 
 
+def processes() -> dict[int, tuple[int, int]]:
+    """``{pid: (real uid, parent pid)}`` of every process (Linux ``/proc``)."""
+    out = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            out[int(entry)] = (int(fields["Uid"].split()[0]), int(fields["PPid"]))
+    return out
+
+
 def chown_tree(path: Path, uid: int) -> None:
     """Give ``path`` and everything under it to ``uid`` (the sandbox user)."""
     for root, dirs, files in os.walk(path):
