@@ -51,6 +51,25 @@ def _size(msg: dict) -> int:
     return len(json.dumps(content.get("data", content), default=str))
 
 
+def _short_polls(get_msg, step: float = 1.0):
+    """``get_msg`` that waits in polls of at most ``step`` seconds. One long
+    zmq.asyncio poll can miss the wake-up of a message that has arrived (seen
+    here: an idle kernel's reply to a cell waited five minutes under load);
+    a new poll looks at the socket again."""
+
+    async def wrapped(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = step if deadline is None else min(step, max(0.0, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return wrapped
+
+
 class GuardedExecute(Execute):
     """nbgrader's Execute that survives kernels which hang, flood or die."""
 
@@ -76,6 +95,12 @@ class GuardedExecute(Execute):
             return nb, resources
         finally:
             remove_scratch()
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = _short_polls(channel.get_msg)
+        return kc
 
     # ------------------------------------------------------------------ kills
     def _kill(self, reason: str) -> None:
@@ -132,12 +157,28 @@ class GuardedExecute(Execute):
         try:
             await ensure_async(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
         except Empty:
-            self._kill(f"a cell ran past {timeout} s and ignored the interrupt for {self.interrupt_grace} s")
-            raise DeadKernelError("killed") from None
+            if not await self._responsive():
+                self._kill(f"a cell ran past {timeout} s and ignored the interrupt for {self.interrupt_grace} s")
+                raise DeadKernelError("killed") from None
+            self.log.warning("the kernel is idle but its reply to the cell never came: going on")
         strays = getattr(self.km, "kill_strays", lambda: 0)()
         if strays:
             self.log.warning("killed %d process(es) the timed-out cell left running", strays)
         return {"content": {**self.error_on_timeout, "status": "error"}}
+
+    async def _responsive(self) -> bool:
+        """Does the kernel answer a ``kernel_info_request`` within the grace period?
+        (An idle kernel whose reply to the cell was lost answers; a busy one cannot.)"""
+        msg_id = self.kc.kernel_info()
+        deadline = time.monotonic() + self.interrupt_grace
+        while time.monotonic() < deadline:
+            try:
+                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=max(0.1, deadline - time.monotonic())))
+            except Empty:
+                return False
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
+        return False
 
     def output(self, outs, msg, display_id, cell_index):
         size = _size(msg)
