@@ -10,6 +10,8 @@
 #               nbgrader autograde ps1
 #               grade written answers in formgrader
 #               nbgrader generate_feedback ps1
+# or, all of it with student code confined and checked for tampering:
+#               course-grade submitted/   (see README, "For instructors")
 # `make release` (python -m course_lib.instructor.release) regenerates release/
 # with the same settings in a scratch course root, so it touches no gradebook.
 import os

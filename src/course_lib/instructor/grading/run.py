@@ -142,6 +142,10 @@ class ClassGrader:
 
             print(UNCONFINED_BANNER.format(user=getpass.getuser(), why=why), file=sys.stderr, flush=True)
         course_mod.alembic_on_path()
+        # J kernels at once share the cores: each gets cores/J math threads (torch, numpy), not all of them
+        threads = str(max(1, (os.cpu_count() or 1) // self.opts.jobs))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, threads)
         os.environ.pop("NBGRADER_EXECUTION", None)
         # kernels' scratch folders: here, emptied at every start (a killed run leaves some behind)
         scratch = self.state / "scratch"
