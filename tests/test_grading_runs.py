@@ -206,3 +206,14 @@ def test_parallel_grading_into_postgresql(postgres, uninterrupted, tmp_path):
         assert G.gradebook_scores(root, student, postgres) == G.gradebook_scores(uninterrupted, student), student
     with sqlite3.connect(root / "gradebook.db") as db:  # nothing went to the SQLite file
         assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == 0
+
+
+def test_one_course_grade_per_machine(tmp_path):
+    import fcntl
+
+    root = G.make_course(tmp_path / "course")
+    G.submit(root, "alice", G.solved(root))
+    with open(Path(tempfile.gettempdir()) / "course-grade.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = G.course_grade(root, "submitted")
+    assert proc.returncode == 2 and "another course-grade is running" in proc.stderr

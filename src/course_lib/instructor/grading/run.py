@@ -249,7 +249,28 @@ class ClassGrader:
         return result
 
     # ------------------------------------------------------------ the class
+    def _machine_lock(self) -> None:
+        """One course-grade per machine: runs share the sandbox uids (and a stray-process
+        kill by uid must not reach another run). Also removes a killed run's socket folders."""
+        import fcntl
+        import tempfile
+
+        self._lock_file = open(Path(tempfile.gettempdir()) / "course-grade.lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RuntimeError("another course-grade is running on this machine; wait for it to finish "
+                               "(their sandboxes would share uids)") from None
+        for stale in Path(tempfile.gettempdir()).glob("cg-*"):
+            try:
+                if sandbox.UID_BASE <= stale.stat().st_uid < sandbox.UID_BASE + 256:
+                    shutil.rmtree(stale, ignore_errors=True)
+            except OSError:
+                pass
+
     def run(self) -> list[StudentResult]:
+        if sys.platform.startswith("linux"):
+            self._machine_lock()
         students = self.prepare()
         todo = []
         for s in students:
