@@ -59,6 +59,7 @@ def weights(folder: Path) -> Path:
 
 
 def make_course(root: Path, students: int, weights_file: Path) -> Path:
+    root.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", root)
     shutil.copytree(ROOT / "source_notebooks" / "ps1", root / "source_notebooks" / "ps1",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.pt"))
