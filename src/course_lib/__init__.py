@@ -10,4 +10,13 @@ __version__ = "0.1.0"
 
 from .notebook import setup_notebook
 
-__all__ = ["__version__", "setup_notebook"]
+__all__ = ["__version__", "setup_notebook", "submit"]
+
+
+def submit(student: str | None = None, folder: str = ".", assignment: str = "ps1", **kwargs):
+    """Validate every notebook of the assignment and write ``<student>_<assignment>.zip``
+    to hand in (on Colab it is also downloaded). The notebook-cell form of
+    ``course-submit``; see :mod:`course_lib.student.submit`."""
+    from .student.submit import submit_in_notebook
+
+    return submit_in_notebook(student, folder, assignment, **kwargs)

@@ -5,6 +5,11 @@ expects course_lib installed (README, "For students"). The install source is
 derived from the one repository setting in ``_config.yml`` (``repository.url``
 and ``repository.branch``), which also drives the book's Colab links.
 
+On Colab the environment variable ``COURSE_LIB_SOURCE`` (any pip requirement:
+a wheel or sdist file, a URL) replaces that source for the session, e.g. a
+course that hands out a built wheel, or the test that stands in for Colab
+with a wheel built from this repository (tests/test_fresh_env.py).
+
 ``python -m course_lib.instructor.setup_cell`` rewrites the setup cell of every
 source notebook from that setting (``make release`` runs it first).
 """
@@ -18,12 +23,16 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[3]
 SETUP_GRADE_ID = "setup"
 
+ENV_SOURCE = "COURSE_LIB_SOURCE"
+
 TEMPLATE = '''# Setup: run this cell first. On Colab it installs course_lib; elsewhere see the README.
-import importlib.util, subprocess, sys
+import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("course_lib") is None:
     if "google.colab" not in sys.modules:
         raise ModuleNotFoundError("course_lib is not installed in this kernel: follow 'For students' in the README.")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{source}"], check=True)
+    source = os.environ.get("{env}") or "{source}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+    importlib.invalidate_caches()
 import course_lib
 course_lib.setup_notebook()'''
 
@@ -40,7 +49,7 @@ def install_source(config: Path = ROOT / "_config.yml") -> str:
 
 
 def setup_cell_source(source: str | None = None) -> str:
-    return TEMPLATE.format(source=source or install_source())
+    return TEMPLATE.format(source=source or install_source(), env=ENV_SOURCE)
 
 
 def sync(notebooks: list[Path]) -> list[Path]:
