@@ -9,7 +9,12 @@ The book must render with no network, so it serves its own copies of:
   so that assistive output can be switched on from the MathJax menu;
 - plotly.js, the copy that ships inside the installed Python ``plotly``
   package, so the figures in the book and the figures students make always
-  agree on the version.
+  agree on the version;
+- axe-core (npm package ``axe-core``), the accessibility engine that the
+  browser tests inject into every page of the built book
+  (``tests/test_accessibility_book.py``). It is a test tool, not part of the
+  book: ``_config.yml`` excludes ``axe-core`` from the static files, so the
+  built book does not carry it.
 
 Sphinx copies ``book/vendor/`` to ``_build/html/_static/`` (``html_static_path``
 in ``_config.yml``). Run by ``scripts/setup.sh`` after ``npm ci``; safe to run
@@ -86,6 +91,19 @@ def copy_plotly() -> str:
     return plotly.__version__
 
 
+def copy_axe() -> str:
+    src = BOOK / "node_modules" / "axe-core"
+    if not (src / "axe.min.js").is_file():
+        fail("book/node_modules/axe-core/axe.min.js not found. "
+             "Install the book's npm packages first: (cd book && npm ci)")
+    version = json.loads((src / "package.json").read_text())["version"]
+    dest = VENDOR / "axe-core"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("axe.min.js", "LICENSE"):
+        shutil.copy2(src / name, dest / name)
+    return version
+
+
 def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
@@ -96,9 +114,10 @@ def main() -> None:
     VENDOR.mkdir(parents=True)
     mathjax_version = copy_mathjax()
     plotly_version = copy_plotly()
+    axe_version = copy_axe()
     print(
-        f"vendor_assets: MathJax {mathjax_version} and plotly.js from plotly "
-        f"{plotly_version} copied into {VENDOR.relative_to(ROOT)}/ "
+        f"vendor_assets: MathJax {mathjax_version}, plotly.js from plotly "
+        f"{plotly_version} and axe-core {axe_version} copied into {VENDOR.relative_to(ROOT)}/ "
         f"({size_mb(VENDOR):.1f} MB)"
     )
 

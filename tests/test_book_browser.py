@@ -2,8 +2,10 @@
 driven by Playwright; no browser download) against the student build served on
 127.0.0.1. Every page loads with no failed request and nothing requested from
 another host; math is typeset; every plotly figure draws; moving a slider
-changes what is drawn. A screenshot of each interactive page is saved in
-``test-artifacts/book/``."""
+changes what is drawn, and so do the keyboard controls of a figure, reached and
+operated with key presses only. A screenshot of each interactive page is saved
+in ``test-artifacts/book/``. The WCAG audit with axe-core is in
+``test_accessibility_book.py``."""
 from __future__ import annotations
 
 import functools
@@ -157,4 +159,58 @@ def test_clicking_a_button_switches_the_figure(site, browser):
     visit.page.wait_for_timeout(500)
     after = _figure(visit, "fig-xor-figure")
     assert after["visible"] != before["visible"] and "100%" in after["title"], after["title"]
+    visit.page.close()
+
+
+def _tab_to(visit: Visit, selector: str, limit: int = 400) -> int:
+    """Press Tab (nothing else) until the element ``selector`` has the focus; the number of presses."""
+    for presses in range(1, limit + 1):
+        visit.page.keyboard.press("Tab")
+        if visit.page.evaluate("s => document.activeElement === document.querySelector(s)", selector):
+            return presses
+    raise AssertionError(f"{selector} never received the focus in {limit} presses of Tab")
+
+
+def _focus_ring(visit: Visit) -> tuple[str, float]:
+    style, width = visit.js("[getComputedStyle(document.activeElement).outlineStyle,"
+                            " getComputedStyle(document.activeElement).outlineWidth]")
+    return style, float(width.rstrip("px") or 0)
+
+
+def test_a_figure_is_driven_by_the_keyboard_alone(site, browser):
+    """The pieces figure's slider and the XOR figure's buttons, reached with Tab and
+    operated with End / Enter: no mouse, no script focusing anything. Focus is
+    visible, and the live region announces the view that is drawn."""
+    visit = Visit(browser, f"{site}/book/theory/relu_pieces.html")
+    before = _figure(visit, "fig-pieces-figure")
+    slider = "#fig-pieces-figure-box input[type=range]"
+    _tab_to(visit, slider)
+    style, width = _focus_ring(visit)
+    assert style != "none" and width >= 2, f"the focused slider shows no focus ring ({style} {width}px)"
+    visit.page.keyboard.press("End")                    # the last view: the deepest sawtooth
+    visit.page.wait_for_function("document.querySelector('#fig-pieces-figure').layout.title.text.includes('sawtooth')",
+                                 timeout=5000)
+    after = _figure(visit, "fig-pieces-figure")
+    assert after["visible"] != before["visible"], "the slider moved by keyboard did not change the traces drawn"
+    assert "D = 6" in after["title"], after["title"]
+    assert visit.js(f"document.querySelector('{slider}').getAttribute('aria-valuetext')") == "sawtooth D=6"
+    status = visit.js("document.querySelector('#fig-pieces-figure-box [data-status]').textContent")
+    assert status == after["title"].replace("<br>", " "), f"live region says {status!r}"
+    # plotly's own (mouse) slider follows the keyboard one
+    assert visit.js("document.querySelector('#fig-pieces-figure').layout.sliders[0].active") == \
+        visit.js(f"Number(document.querySelector('{slider}').max)")
+    visit.page.keyboard.press("ArrowLeft")              # one view back
+    visit.page.wait_for_function("!document.querySelector('#fig-pieces-figure').layout.title.text.includes('D = 6')",
+                                 timeout=5000)
+
+    second = "#fig-xor-figure-box button[data-button='1']"
+    _tab_to(visit, second)
+    style, width = _focus_ring(visit)
+    assert style != "none" and width >= 2, f"the focused button shows no focus ring ({style} {width}px)"
+    visit.page.keyboard.press("Enter")
+    visit.page.wait_for_function("document.querySelector('#fig-xor-figure').layout.title.text.includes('100%')",
+                                 timeout=5000)
+    assert visit.js(f"document.querySelector(\"{second}\").getAttribute('aria-pressed')") == "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    visit.page.screenshot(path=str(ARTIFACTS / "relu_pieces_keyboard.png"), full_page=True)
     visit.page.close()

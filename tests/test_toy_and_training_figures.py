@@ -71,7 +71,7 @@ def test_predictions_figure_captions_right_and_wrong():
     imgs[0, :28] = 1.0                                          # the top row of image 0
     fig = predictions_figure(imgs, [0, 1, 2], [0, 2, 2], ["a", "b", "c"], columns=2)
     captions = [a.text for a in fig.layout.annotations]
-    assert captions[0] == "a ✓" and "b ✗ c" in captions[1] and captions[2] == "c ✓"
+    assert captions[0] == "a: right" and "b: wrong, predicted c" in captions[1] and captions[2] == "c: right"
     assert "2 of 3 right" in fig.layout.title.text
     assert np.array(fig.data[0].z)[-1].sum() == 28              # drawn at the top (heatmap y grows upwards)
     with pytest.raises(ValueError, match="one label and one prediction per image"):

@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .figure_style import series_style
+
 
 #: Start of the gradient-descent figure: not Problem 1's values (its first step would
 #: reveal Problem 1's hand-computed gradients).
@@ -65,7 +67,7 @@ def gradient_descent_steps_figure() -> go.Figure:
         for j, (name, colour) in enumerate(zip(names, colours)):
             fig.add_trace(go.Scatter(
                 x=t_all[:t + 1], y=path[:t + 1, j], mode="lines+markers", name=name,
-                line={"color": colour}, marker={"size": 5}, visible=(t == 0),
+                **series_style(j, colour), visible=(t == 0),
                 legendgroup=name, showlegend=True,
                 hovertemplate=f"step %{{x}}<br>{name} = %{{y:.4f}}<extra></extra>",
             ), row=1, col=1 if j < 3 else 2)
@@ -116,7 +118,7 @@ def bias_correction_figure(t_max: int = 10_000) -> go.Figure:
         x=t, y=f1, mode="lines", name=f"1 − β₁ᵗ (β₁ = {BETA1:g}): m_t / g",
         hovertemplate="t = %{x}<br>1 − β₁ᵗ = %{y:.4f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(
-        x=t, y=f2, mode="lines", name=f"1 − β₂ᵗ (β₂ = {BETA2:g}): v_t / g²",
+        x=t, y=f2, mode="lines", name=f"1 − β₂ᵗ (β₂ = {BETA2:g}): v_t / g²", line={"dash": "dot"},
         hovertemplate="t = %{x}<br>1 − β₂ᵗ = %{y:.4f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(
         x=t, y=np.ones_like(f1), mode="lines", name="corrected: m̂_t / g = v̂_t / g² = 1",

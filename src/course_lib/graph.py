@@ -5,16 +5,24 @@
 and a small circle per operation between a node and its inputs. It reads
 only ``data``, ``grad``, ``_prev``, ``_op`` (and ``label`` if set), so it
 draws any engine that follows the convention.
+
+The drawing carries a text alternative (:func:`describe`: every value's name,
+data and grad) wherever it is shown: in Jupyter as the ``alt`` of an HTML
+image and as ``aria-label`` of the SVG, and as its plain-text output.
 """
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Iterable, Mapping
 
 import graphviz
 
 MAX_NODES = 300
+#: At most this many edges are listed in a graph's text alternative.
+MAX_EDGES_SAID = 40
 
 
 def _number(x: Any) -> str:
@@ -54,17 +62,24 @@ def trace(root: Any, limit: int = MAX_NODES) -> tuple[list[Any], list[tuple[Any,
 
 
 def describe(root: Any, names: Mapping[str, Any] | None = None) -> str:
-    """A one-paragraph text alternative of the graph: every node's name, data and grad."""
-    nodes, _ = trace(root)
+    """A one-paragraph text alternative of the graph: every node's name, data and
+    grad, then which value feeds which (the edges)."""
+    nodes, edges = trace(root)
     label = _labeller(names)
     parts = []
     for node in reversed(nodes):
         name = label(node)
         op = getattr(node, "_op", "") or ""
         how = f" = {op} of its inputs" if op else ""
-        parts.append(f"{name or 'a value'}{how}: data {_number(getattr(node, 'data', None))}, "
-                     f"grad {_number(getattr(node, 'grad', None))}")
-    return f"Computation graph with {len(nodes)} values. " + "; ".join(parts) + "."
+        grad = getattr(node, "grad", None)
+        parts.append(f"{name or 'a value'}{how}: data {_number(getattr(node, 'data', None))}"
+                     + (f", grad {_number(grad)}" if grad is not None else ""))
+    order = {id(node): k for k, node in enumerate(reversed(nodes))}
+    named = [f"{label(c) or f'value {order[id(c)] + 1}'} feeds {label(p) or f'value {order[id(p)] + 1}'}"
+             for c, p in edges if id(c) in order and id(p) in order]
+    more = ", …" if len(named) > MAX_EDGES_SAID else ""
+    links = f" Edges: {', '.join(named[:MAX_EDGES_SAID])}{more}." if named else ""
+    return f"Computation graph with {len(nodes)} values. " + "; ".join(parts) + "." + links
 
 
 def _labeller(names: Mapping[str, Any] | None):
@@ -76,20 +91,49 @@ def _labeller(names: Mapping[str, Any] | None):
     return label
 
 
+class GraphDrawing(graphviz.Digraph):
+    """A ``graphviz.Digraph`` that shows itself in Jupyter with its text
+    alternative ``alt_text``: an HTML ``<img alt=...>`` (the output JupyterLab
+    and the book prefer), the SVG with ``role="img"`` and ``aria-label``, and
+    the text itself as the plain-text output."""
+
+    alt_text: str = ""
+
+    def svg_with_label(self) -> str:
+        svg = self.pipe(format="svg", encoding="utf-8")
+        return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(self.alt_text)}" ', 1)
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
+                          **_: Any) -> dict[str, Any]:
+        wanted = set(include) if include is not None else {"image/svg+xml", "text/html", "text/plain"}
+        wanted -= set(exclude or ())
+        bundle: dict[str, Any] = {}
+        if wanted & {"image/svg+xml", "text/html"}:
+            svg = self.svg_with_label()
+            if "image/svg+xml" in wanted:
+                bundle["image/svg+xml"] = svg
+            if "text/html" in wanted:
+                uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+                bundle["text/html"] = f'<img src="{uri}" alt="{escape(self.alt_text)}">'
+        if "text/plain" in wanted:
+            bundle["text/plain"] = self.alt_text
+        return bundle
+
+
 def draw_graph(root: Any, names: Mapping[str, Any] | None = None, rankdir: str = "LR",
-               show_grad: bool = True) -> graphviz.Digraph:
+               show_grad: bool = True) -> GraphDrawing:
     """Draw the computation graph that ends in ``root``.
 
     names: optional ``{"w1": w1, ...}`` to label nodes (a node's ``label``
     attribute is used otherwise). show_grad: print each node's grad too.
-    The returned ``graphviz.Digraph`` displays itself in Jupyter; its
-    ``.alt_text`` attribute describes it in words.
+    The returned :class:`GraphDrawing` (a ``graphviz.Digraph``) displays itself
+    in Jupyter with its ``.alt_text``, which describes it in words.
     """
     if not hasattr(root, "data"):
         raise TypeError(f"draw_graph expects a Value (something with .data), got {type(root).__name__}")
     nodes, edges = trace(root)
     label = _labeller(names)
-    dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir, "bgcolor": "white"},
+    dot = GraphDrawing(format="svg", graph_attr={"rankdir": rankdir, "bgcolor": "white"},
                            node_attr={"fontname": "Helvetica", "fontsize": "12"})
     for node in nodes:
         uid = str(id(node))
@@ -106,7 +150,7 @@ def draw_graph(root: Any, names: Mapping[str, Any] | None = None, rankdir: str =
         dot.edge(str(id(child)), str(id(parent)) + ("op" if getattr(parent, "_op", "") else ""))
     if len(nodes) >= MAX_NODES:
         dot.attr(label=f"(only the first {MAX_NODES} values are drawn)")
-    dot.alt_text = describe(root, names)  # type: ignore[attr-defined]
+    dot.alt_text = describe(root, names)
     return dot
 
 
@@ -127,7 +171,7 @@ class _Node:
     label: str = ""
 
 
-def draw_hand_graph(w1: float, w2: float, w3: float, grads: Mapping[str, Any] | None = None) -> graphviz.Digraph:
+def draw_hand_graph(w1: float, w2: float, w3: float, grads: Mapping[str, Any] | None = None) -> GraphDrawing:
     """Problem 1's graph: s = w1 + w2, L = s * w3, with values and, once known,
     the gradients ``grads = {"w1": ..., "w2": ..., "w3": ..., "s": ..., "L": ...}``."""
     g = dict(grads or {})

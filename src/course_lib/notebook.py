@@ -29,6 +29,9 @@ def setup_notebook(seed: int = 0) -> None:
 
     from . import __version__
 
+    from .plotly_offline import add_text_alternatives
+
+    add_text_alternatives()  # every plotly figure is followed by its text description (screen readers)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -43,8 +43,10 @@ def _traces(result: Any, visible: bool) -> list[go.Scatter]:
     return [
         go.Scatter(x=result.knots_x, y=result.knots_y, mode="lines", name="f(x)", visible=visible,
                    line=dict(color="#1f77b4", width=2)),
-        go.Scatter(x=result.breakpoints, y=y_at, mode="markers", name="breakpoints", visible=visible,
-                   marker=dict(color="#d62728", size=6)),
+        # breakpoints are diamonds with a dark outline, told from the curve by shape, not colour alone
+        go.Scatter(x=result.breakpoints, y=y_at, mode="markers", name="breakpoints (a piece ends)",
+                   visible=visible, marker=dict(color="#d62728", size=9, symbol="diamond",
+                                                line=dict(color="#222222", width=1))),
     ]
 
 
@@ -100,6 +102,7 @@ def pieces_figure(depths: Iterable[int] = range(1, 7), widths: Sequence[int] = (
         visible = [i // 2 == k for i in range(2 * len(views))]
         steps.append(dict(method="update", label=label, args=[{"visible": visible}, {"title.text": text}]))
     fig.update_layout(template="plotly_white", height=460, title=dict(text=views[first][1], font=dict(size=13)),
-                      xaxis_title="x", yaxis_title="f(x)", showlegend=False,
+                      xaxis_title="x", yaxis_title="f(x)", showlegend=True,
+                      legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom"),
                       sliders=[dict(active=first, steps=steps, currentvalue=dict(prefix="network: "), pad=dict(t=40))])
     return fig

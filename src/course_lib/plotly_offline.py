@@ -7,33 +7,52 @@ serves its own plotly.js (``book/vendor/plotly/plotly.min.js``, added to a page
 by :mod:`course_lib.sphinxext` when the page holds a figure), so a figure only
 needs its ``<div>`` and the ``Plotly.newPlot`` call:
 
-- :func:`figure_html` gives that fragment for a figure;
+- :func:`figure_html` gives that fragment for a figure, inside a ``<figure>``
+  whose caption is the figure's text alternative, computed from its data
+  (:mod:`course_lib.figure_text`), and, for a figure with a slider or buttons,
+  native HTML controls (a range input, buttons, a select) that drive it from the
+  keyboard (bound by ``book/assets/course_figures.js``);
 - :func:`use_book_renderer` makes ``fig.show()`` in a notebook emit the plotly
   mime type (drawn by JupyterLab) *and* that fragment as ``text/html`` (used by
-  the book), so notebooks run in JupyterLab and render in the book.
+  the book), then the figure's text alternative as a plain-text output, so
+  notebooks run in JupyterLab and render in the book, and a screen reader
+  reads what each figure shows.
 """
 from __future__ import annotations
 
+import uuid
+from html import escape
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.io._base_renderers import MimetypeRenderer
+from plotly.io._base_renderers import ExternalRenderer, MimetypeRenderer
+
+from .figure_text import describe_figure, describe_views, plain
 
 #: Name under which :func:`use_book_renderer` registers the HTML renderer.
 RENDERER_NAME = "course_book_html"
+
+#: Name under which :func:`use_book_renderer` registers the text-alternative renderer.
+TEXT_RENDERER_NAME = "course_figure_text"
 
 #: Plotly config used for every figure in the book.
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 
 
-def figure_html(fig: go.Figure | dict, *, div_id: str | None = None) -> str:
-    """The ``<div>`` and ``<script>`` that draw ``fig`` with a page-level plotly.js.
+def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: bool = True) -> str:
+    """The ``<figure>`` that draws ``fig`` with a page-level plotly.js.
 
-    Neither plotly.js nor MathJax is inlined or fetched: the page must load
-    plotly.js itself (the book does, from its own static files).
+    It holds the plotly ``<div id=div_id>`` and its ``Plotly.newPlot`` call, a
+    caption with the figure's text alternative (computed from its data; for a
+    slider or buttons also what each view shows) and, with ``controls``, native
+    keyboard controls for its sliders and menus (they need the book's
+    ``course_figures.js``). Neither plotly.js nor MathJax is inlined or fetched:
+    the page must load plotly.js itself (the book does, from its own static files).
     """
-    return pio.to_html(
+    fig = fig if isinstance(fig, go.Figure) else go.Figure(fig)
+    div_id = div_id or f"fig-{uuid.uuid4().hex[:12]}"
+    plot = pio.to_html(
         fig,
         full_html=False,
         include_plotlyjs=False,
@@ -46,13 +65,88 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None) -> str:
         default_width="100%",
         default_height="450px",
     )
+    text_id = f"{div_id}-text"
+    parts = [f'<figure class="course-figure" id="{div_id}-box" aria-describedby="{text_id}">']
+    if controls:
+        parts.append(controls_html(fig, div_id))
+    parts.append(plot)
+    parts.append(f'<figcaption class="course-figure-text" id="{text_id}">{escape(describe_figure(fig))}')
+    views = describe_views(fig)
+    if views:
+        items = "".join(f"<li>{escape(label)}: {escape(text)}</li>" for label, text in views)
+        parts.append(f"<details><summary>What each of the {len(views)} views shows</summary><ul>{items}</ul></details>")
+    parts.append("</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def controls_html(fig: go.Figure, div_id: str) -> str:
+    """Keyboard controls for the sliders and menus of ``fig``: a range input per
+    slider, a group of toggle buttons per button menu, a ``<select>`` per
+    dropdown, and a live region that announces the view shown. Empty for a
+    figure without sliders or menus."""
+    title = plain(fig.layout.title.text) if fig.layout.title and fig.layout.title.text else "the figure"
+    rows = []
+    for i, slider in enumerate(fig.layout.sliders or ()):
+        labels = [plain(step.label) for step in slider.steps or ()]
+        if not labels:
+            continue
+        active = slider.active or 0
+        name = plain(slider.currentvalue.prefix).rstrip(" :=") if slider.currentvalue else ""
+        rows.append(
+            f'<label class="course-figure-slider">{escape(name or "view")} '
+            f'<input type="range" min="0" max="{len(labels) - 1}" step="1" value="{active}" '
+            f'data-slider="{i}" aria-valuetext="{escape(labels[active])}" aria-controls="{div_id}" '
+            f"data-labels='{escape(_json(labels))}'>"
+            f'<span class="course-figure-value" aria-hidden="true">{escape(labels[active])}</span></label>')
+    for i, menu in enumerate(fig.layout.updatemenus or ()):
+        labels = [plain(button.label) for button in menu.buttons or ()]
+        if not labels:
+            continue
+        active = menu.active if menu.active is not None and 0 <= menu.active < len(labels) else 0
+        if menu.type == "buttons":
+            buttons = "".join(
+                f'<button type="button" data-menu="{i}" data-button="{k}" aria-controls="{div_id}" '
+                f'aria-pressed="{"true" if k == active else "false"}">{escape(label)}</button>'
+                for k, label in enumerate(labels))
+            rows.append(f'<div role="group" class="course-figure-buttons" '
+                        f'aria-label="Views of {escape(title)}">{buttons}</div>')
+        else:
+            options = "".join(f'<option value="{k}"{" selected" if k == active else ""}>{escape(label)}</option>'
+                              for k, label in enumerate(labels))
+            rows.append(f'<label class="course-figure-menu">view <select data-menu="{i}" '
+                        f'aria-controls="{div_id}">{options}</select></label>')
+    if not rows:
+        return ""
+    status = f'<p class="course-figure-status" aria-live="polite" data-status>{escape(title)}</p>'
+    return f'<div class="course-figure-controls" data-figure="{div_id}">{"".join(rows)}{status}</div>'
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
 
 
 class BookHtmlRenderer(MimetypeRenderer):
-    """A plotly renderer whose ``text/html`` output relies on a page-level plotly.js."""
+    """A plotly renderer whose ``text/html`` output relies on a page-level plotly.js.
+
+    The caption carries the text alternative; no keyboard controls are added,
+    since a notebook output does not load the book's ``course_figures.js``.
+    """
 
     def to_mimebundle(self, fig_dict: dict) -> dict[str, str]:
-        return {"text/html": figure_html(fig_dict)}
+        return {"text/html": figure_html(fig_dict, controls=False)}
+
+
+class FigureTextRenderer(ExternalRenderer):
+    """Displays a figure's text alternative as a plain-text output after the figure,
+    where every notebook front end shows it and a screen reader reads it."""
+
+    def render(self, fig_dict: dict) -> None:
+        from IPython.display import display
+
+        text = describe_figure(fig_dict)
+        display({"text/plain": text, "text/markdown": f"*Text description:* {escape(text)}"}, raw=True)
 
 
 def _in_colab() -> bool:
@@ -63,15 +157,29 @@ def _in_colab() -> bool:
     return True
 
 
+def add_text_alternatives() -> str:
+    """After every ``fig.show()``, also display the figure's text alternative
+    (:class:`FigureTextRenderer`), keeping the renderer plotly chose for this
+    front end. The setup cell of every notebook calls it. Returns the renderers."""
+    pio.renderers[TEXT_RENDERER_NAME] = FigureTextRenderer()
+    current = [r for r in (pio.renderers.default or "").split("+") if r]
+    if TEXT_RENDERER_NAME not in current:
+        pio.renderers.default = "+".join([*current, TEXT_RENDERER_NAME])
+    return pio.renderers.default
+
+
 def use_book_renderer() -> str:
     """Make ``fig.show()`` render in JupyterLab and in the offline book.
 
     Sets ``plotly.io.renderers.default`` to the plotly mime type (JupyterLab's
-    interactive view) plus :class:`BookHtmlRenderer` (the book's ``text/html``).
-    On Colab, which is online and does not draw the plotly mime type, plotly's
-    own Colab renderer is kept. Returns the renderer string in use.
+    interactive view) plus :class:`BookHtmlRenderer` (the book's ``text/html``),
+    then :class:`FigureTextRenderer` (the figure's text alternative). On Colab,
+    which is online and does not draw the plotly mime type, plotly's own Colab
+    renderer is kept, followed by the text alternative. Returns the renderer
+    string in use.
     """
     pio.renderers[RENDERER_NAME] = BookHtmlRenderer()
-    if not _in_colab():
-        pio.renderers.default = f"plotly_mimetype+{RENDERER_NAME}"
+    pio.renderers[TEXT_RENDERER_NAME] = FigureTextRenderer()
+    graphic = "colab" if _in_colab() else f"plotly_mimetype+{RENDERER_NAME}"
+    pio.renderers.default = f"{graphic}+{TEXT_RENDERER_NAME}"
     return pio.renderers.default

@@ -17,17 +17,33 @@
       ```{instructor-only}
       The answer ...
       ```
+
+- Accessibility: every page gets ``course_a11y.css`` (visible focus, figure
+  captions); pages with a plotly figure also get ``course_figures.js``, which
+  binds the keyboard controls :func:`course_lib.plotly_offline.figure_html`
+  puts above an interactive figure (both in ``book/assets/``). A ``{graphviz}``
+  drawing must give ``:alt:`` (a warning, so an error under ``-W``, otherwise),
+  and its SVG ``<object>`` carries that text as ``role="img"`` and
+  ``aria-label``; Sphinx alone puts it only in fallback content that assistive
+  technology never reads.
 """
 from __future__ import annotations
 
 import importlib
+from html import escape
 from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+logger = logging.getLogger(__name__)
+
 PLOTLY_JS = "plotly/plotly.min.js"
+#: Keyboard controls of interactive figures, and the book's accessibility styles (book/assets/).
+FIGURES_JS = "course_figures.js"
+A11Y_CSS = "course_a11y.css"
 #: Every figure plotly writes as HTML lives in a div with this class.
 PLOTLY_MARKER = "plotly-graph-div"
 
@@ -77,6 +93,25 @@ def add_plotly_js(app: Sphinx, pagename: str, templatename: str,
     """
     if PLOTLY_MARKER in context.get("body", ""):
         app.add_js_file(PLOTLY_JS, priority=100)
+        app.add_js_file(FIGURES_JS, priority=900, defer="defer")
+
+
+def visit_graphviz_html(self: Any, node: Any) -> None:
+    """Sphinx's HTML rendering of a ``{graphviz}`` drawing, with its ``:alt:``
+    text on the ``<object>`` as ``role="img"`` and ``aria-label``."""
+    from sphinx.ext.graphviz import html_visit_graphviz
+
+    alt = node.get("alt")
+    if not alt:
+        logger.warning("graphviz drawing without :alt: - give it a text alternative that says "
+                       "what the graph shows", location=node)
+    start = len(self.body)
+    try:
+        html_visit_graphviz(self, node)
+    finally:
+        for i in range(start, len(self.body)):
+            if alt and self.body[i].startswith("<object "):
+                self.body[i] = self.body[i].replace("<object ", f'<object role="img" aria-label="{escape(alt)}" ', 1)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -84,4 +119,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("instructor-only", InstructorOnly)
     app.add_config_value("course_audience", "student", "env")
     app.connect("html-page-context", add_plotly_js)
+    app.add_css_file(A11Y_CSS)
+    from sphinx.ext.graphviz import graphviz
+
+    app.add_node(graphviz, override=True, html=(visit_graphviz_html, None))
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

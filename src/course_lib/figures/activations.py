@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 
+from ..figure_style import SYMBOLS
+
 #: name -> torch function, in the order of the dropdown.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "ReLU": torch.relu,
@@ -37,16 +39,20 @@ def curves(x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def activation_figure(x_range: tuple[float, float] = (-4.0, 4.0), points: int = 801) -> go.Figure:
-    """Each activation (solid) and its derivative (dashed); a dropdown shows one
-    pair or all of them."""
+    """Each activation (solid) and its derivative (dashed), one marker symbol per
+    activation; a dropdown shows one pair or all of them."""
     x = np.linspace(*x_range, points)
     data = curves(x)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
     fig = go.Figure()
-    for (name, (y, d)), c in zip(data.items(), colors):
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, line=dict(color=c), legendgroup=name))
-        fig.add_trace(go.Scatter(x=x, y=d, name=f"{name}'", line=dict(color=c, dash="dash"),
-                                 legendgroup=name))
+    for k, ((name, (y, d)), c) in enumerate(zip(data.items(), colors)):
+        # in the "all" view each activation is told apart by its marker symbol (a few
+        # markers per curve), not by colour alone; its derivative shares the symbol
+        marker = dict(symbol=SYMBOLS[k % len(SYMBOLS)], size=8, color=c, maxdisplayed=14)
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers", line=dict(color=c),
+                                 marker=marker, legendgroup=name))
+        fig.add_trace(go.Scatter(x=x, y=d, name=f"{name}'", mode="lines+markers", line=dict(color=c, dash="dash"),
+                                 marker=marker, legendgroup=name))
     n = len(data)
     buttons = [dict(label="all", method="restyle", args=[{"visible": [True] * (2 * n)}])]
     for i, name in enumerate(data):

@@ -7,6 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..figure_style import series_style
+
 __all__ = ["block_tiling_figure", "matmul_benchmark_figure"]
 
 
@@ -33,7 +35,9 @@ def block_tiling_figure(n: int = 37, p: int = 29, block: int = 16) -> go.Figure:
         fig.add_vline(x=k * block - 0.5, line_color="black", line_width=2)
     for k in range(gy + 1):
         fig.add_hline(y=k * block - 0.5, line_color="black", line_width=2)
-    fig.add_shape(type="rect", x0=-0.5, y0=-0.5, x1=p - 0.5, y1=n - 0.5, line=dict(color="#c0392b", width=3))
+    # C's edge is dashed as well as red, so it does not rest on colour alone
+    fig.add_shape(type="rect", x0=-0.5, y0=-0.5, x1=p - 0.5, y1=n - 0.5,
+                  line=dict(color="#c0392b", width=3, dash="dash"))
     for by in range(gy):
         for bx in range(gx):
             fig.add_annotation(x=bx * block + block / 2 - 0.5, y=by * block + block / 2 - 0.5, showarrow=False,
@@ -43,7 +47,11 @@ def block_tiling_figure(n: int = 37, p: int = 29, block: int = 16) -> go.Figure:
     fig.update_xaxes(range=[-0.5, cols - 0.5], title="col = blockIdx.x · 16 + threadIdx.x", side="top",
                      showgrid=False, zeroline=False)
     fig.update_layout(template="plotly_white", height=560, width=520, margin=dict(t=110),
-                      title=f"C is {n}×{p}: grid = ({gx}, {gy}) blocks of {block}×{block} threads (red: C itself)")
+                      title=f"C is {n}×{p}: grid = ({gx}, {gy}) blocks of {block}×{block} threads "
+                            f"(dashed red outline: C itself)",
+                      meta={"alt": f"{gx * gy} blocks of {block}×{block} threads, {rows * cols} threads in all, "
+                                   f"cover the {n}×{p} entries of C; the {rows * cols - n * p} threads outside C, "
+                                   f"shaded grey, do nothing"})
     return fig
 
 
@@ -60,10 +68,11 @@ def matmul_benchmark_figure(rows: Sequence[dict]) -> go.Figure:
         n = np.array([q[0] for q in pts], dtype=float)
         t = np.array([q[1] for q in pts])
         label = f"{name} — {backend}"
+        style = series_style(k, _color(k))  # each curve has its own dash and marker, not only a colour
         fig.add_trace(go.Scatter(x=n, y=t, mode="lines+markers", name=label, legendgroup=label,
-                                 line=dict(color=_color(k))), row=1, col=1)
+                                 **style), row=1, col=1)
         fig.add_trace(go.Scatter(x=n, y=2 * n ** 3 / t / 1e9, mode="lines+markers", name=label, legendgroup=label,
-                                 showlegend=False, line=dict(color=_color(k))), row=1, col=2)
+                                 showlegend=False, **style), row=1, col=2)
     fig.update_xaxes(type="log", title_text="n (n×n times n×n)")
     fig.update_yaxes(type="log", title_text="seconds", row=1, col=1)
     fig.update_yaxes(type="log", title_text="GFLOP/s (2n³ / time)", row=1, col=2)

@@ -18,15 +18,17 @@ def _array(x: Any) -> np.ndarray:
 def predictions_figure(images: Any, labels: Any, predicted: Any, classes: Sequence[str],
                        columns: int = 6, title: str = "Test images: true class (prediction when wrong)") -> go.Figure:
     """Each image (``N×784``, ``N×28×28`` or ``N×1×28×28``, values in [0, 1])
-    with its true class as the caption; a wrong prediction is named after it
-    in red (``Shirt ✗ Coat``)."""
+    with its true class as the caption, followed by ``right`` or, in bold red,
+    ``wrong, predicted ...`` (``Shirt: wrong, predicted Coat``)."""
     imgs = _array(images).reshape(-1, 28, 28)
     y, p = _array(labels).reshape(-1).astype(int), _array(predicted).reshape(-1).astype(int)
     if not len(imgs) == len(y) == len(p):
         raise ValueError(f"predictions_figure: {len(imgs)} images, {len(y)} labels and {len(p)} predictions; "
                          f"give one label and one prediction per image.")
     rows = max(1, math.ceil(len(imgs) / columns))
-    captions = [f"{classes[t]} ✓" if t == q else f"<span style='color:#c0392b'>{classes[t]} ✗ {classes[q]}</span>"
+    # right and wrong are said in words (and a wrong one is bold), colour only adds to them
+    captions = [f"{classes[t]}: right" if t == q else
+                f"<b style='color:#b03a2e'>{classes[t]}: wrong, predicted {classes[q]}</b>"
                 for t, q in zip(y, p)]
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=captions, horizontal_spacing=0.02,
                         vertical_spacing=0.08)

@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..figure_style import series_style
+
 
 def _trajectory(Adam: Any, correct: bool, steps: int, lr: float, betas: tuple[float, float]) -> np.ndarray:
     p = np.zeros(1)
@@ -28,17 +30,18 @@ def adam_first_steps_figure(Adam: Any, steps: int = 30, lr: float = 0.1,
     """Step sizes |p_t - p_(t-1)| (left) and p_t (right), with and without correction."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("step size |p_t - p_(t-1)|", "parameter p_t"))
     t = np.arange(steps + 1)
-    for correct, color in ((True, "#1f77b4"), (False, "#d62728")):
+    for k, (correct, color) in enumerate(((True, "#1f77b4"), (False, "#d62728"))):
         try:
             path = _trajectory(Adam, correct, steps, lr, betas)
         except NotImplementedError:
             raise NotImplementedError("the figure runs your Adam class, which is not implemented "
                                       "yet: fill in Adam, run its cell, then this one.") from None
         name = "with bias correction" if correct else "without bias correction"
+        style = series_style(k, color)  # solid circles vs dashed squares, not colour alone
         fig.add_trace(go.Scatter(x=t[1:], y=np.abs(np.diff(path)), name=name, mode="lines+markers",
-                                 line=dict(color=color), legendgroup=name), row=1, col=1)
+                                 legendgroup=name, **style), row=1, col=1)
         fig.add_trace(go.Scatter(x=t, y=path, name=name, mode="lines+markers", showlegend=False,
-                                 line=dict(color=color), legendgroup=name), row=1, col=2)
+                                 legendgroup=name, **style), row=1, col=2)
     fig.add_hline(y=lr, line_dash="dot", row=1, col=1, annotation_text="lr")
     fig.update_xaxes(title_text="step t")
     fig.update_layout(template="plotly_white", height=400,

@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..figure_style import series_style
+
 __all__ = ["decision_regions_figure", "loss_figure", "training_curves_figure"]
 
 
@@ -80,14 +82,17 @@ def training_curves_figure(history: Mapping[str, Sequence[float]], title: str = 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     colors = {"train": "#1f77b4", "test": "#d62728"}
     drawn = 0
+    splits: list[str] = []
     for key, values in history.items():
         col = 1 if key.endswith("loss") else 2 if key.endswith("acc") else None
         if col is None:
             continue
         v = _numbers(f"history[{key!r}]", values)
         split = key.rsplit("_", 1)[0]
+        splits += [split] if split not in splits else []
+        # train and test differ in dash and marker too, not only in colour
         fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=v, mode="lines+markers", name=key,
-                                 line=dict(color=colors.get(split))), row=1, col=col)
+                                 **series_style(splits.index(split), colors.get(split))), row=1, col=col)
         drawn += 1
     if not drawn:
         raise ValueError("history has no series named '..._loss' or '..._acc': record e.g. "

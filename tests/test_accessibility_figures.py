@@ -1,0 +1,193 @@
+"""Figures say what they show in words, and never rest on colour alone.
+
+- The text alternative of a plotly figure (:mod:`course_lib.figure_text`) is
+  computed from its data: change the data and the words change.
+- Every figure of the book (each ``{plotly-figure}`` of ``book/``) and every
+  figure function the notebooks call gets a ``<figure>`` whose caption is that
+  text; a figure with a slider or buttons also gets native keyboard controls.
+- In every view of every figure, two series drawn in the same panel differ by
+  more than colour (dash, marker symbol, or lines against markers).
+- Each ``{graphviz}`` drawing of the book has an ``:alt:`` text.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from course_lib import figures
+from course_lib.figure_text import describe_figure, describe_views
+from course_lib.plotly_offline import figure_html
+
+from nb04_refs import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_MD = sorted((ROOT / "book").rglob("*.md"))
+BOOK_FIGURES = sorted({t for md in BOOK_MD for t in re.findall(r"```\{plotly-figure\}\s+(\S+)", md.read_text())})
+
+
+def book_figure(target: str) -> go.Figure:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)()
+
+
+#: The figure functions notebooks call, with small data of the shape they get there.
+NOTEBOOK_FIGURES = {
+    "loss_figure": lambda: figures.loss_figure(np.linspace(2.3, 0.4, 10), xlabel="epoch"),
+    "training_curves_figure": lambda: figures.training_curves_figure(
+        {"train_loss": [0.9, 0.5, 0.4], "test_loss": [1.0, 0.6, 0.5], "train_acc": [0.7, 0.8, 0.85],
+         "test_acc": [0.68, 0.78, 0.83]}),
+    "decision_regions_figure": lambda: figures.decision_regions_figure(
+        lambda a, b: a - b, [[0, 0], [1, 0], [0, 1], [1, 1]], [1, 1, -1, -1], resolution=8),
+    "predictions_figure": lambda: figures.predictions_figure(
+        np.zeros((3, 784)), [0, 1, 2], [0, 2, 2], ["T-shirt", "Trouser", "Pullover"]),
+    "matmul_benchmark_figure": lambda: figures.matmul_benchmark_figure(
+        [{"name": k, "backend": "CPU", "n": n, "seconds": c * 1e-9 * n ** 3}
+         for k, c in (("naive", 2.0), ("tiled", 1.0)) for n in (64, 128, 256)]),
+    "activation_figure": figures.activation_figure,
+    "block_tiling_figure": figures.block_tiling_figure,
+    "adam_first_steps_figure": lambda: figures.adam_first_steps_figure(reference()["Adam"], steps=10),
+}
+ALL = [pytest.param(lambda t=t: book_figure(t), id=t) for t in BOOK_FIGURES] + \
+      [pytest.param(make, id=name) for name, make in NOTEBOOK_FIGURES.items()]
+
+
+# ----------------------------------------------------------------- colour alone
+
+def _views(fig: go.Figure) -> list[list[bool]]:
+    """The visibility of every trace in each view: as drawn, then per slider step and button."""
+    first = [t.visible is None or t.visible is True for t in fig.data]
+    views = [first]
+    for items in [s.steps for s in fig.layout.sliders or ()] + [m.buttons for m in fig.layout.updatemenus or ()]:
+        for item in items or ():
+            args = list(item.args or ())
+            if args and isinstance(args[0], dict) and "visible" in args[0]:
+                views.append([v is True for v in args[0]["visible"]])
+    return views
+
+
+def _look(trace) -> tuple:
+    """How a scatter trace looks apart from its colour."""
+    mode = trace.mode or "lines+markers"
+    dash = (trace.line.dash or "solid") if "lines" in mode else None
+    symbol = (trace.marker.symbol or "circle") if "markers" in mode else None
+    return "lines" in mode, "markers" in mode, dash, symbol
+
+
+def colour_only_pairs(fig: go.Figure) -> list[tuple[str, str]]:
+    """Pairs of differently named scatter series drawn together in one panel that
+    look the same but for their colour."""
+    pairs = set()
+    for visible in _views(fig):
+        shown = [t for t, v in zip(fig.data, visible) if v and t.type in ("scatter", "scattergl")]
+        for i, a in enumerate(shown):
+            for b in shown[i + 1:]:
+                same_panel = (a.xaxis or "x", a.yaxis or "y") == (b.xaxis or "x", b.yaxis or "y")
+                if same_panel and a.name != b.name and _look(a) == _look(b):
+                    pairs.add((a.name, b.name))
+    return sorted(pairs)
+
+
+def test_the_colour_check_can_fail():
+    fig = go.Figure([go.Scatter(y=[1, 2], name="train", line=dict(color="blue")),
+                     go.Scatter(y=[2, 1], name="test", line=dict(color="red"))])
+    assert colour_only_pairs(fig) == [("train", "test")]
+    fig.data[1].line.dash = "dash"
+    assert colour_only_pairs(fig) == []
+
+
+@pytest.mark.parametrize("make", ALL)
+def test_series_differ_by_more_than_colour(make):
+    assert colour_only_pairs(make()) == []
+
+
+def test_relu_breakpoints_are_marked_by_shape_and_named_in_the_legend():
+    from course_lib.pieces_explorer import pieces_figure
+
+    fig = pieces_figure(depths=range(1, 3), widths=(2,))
+    points = [t for t in fig.data if t.mode == "markers"]
+    assert points and all(t.marker.symbol == "diamond" and "breakpoint" in t.name for t in points)
+    assert fig.layout.showlegend is True
+
+
+def test_right_and_wrong_predictions_are_said_in_words():
+    fig = NOTEBOOK_FIGURES["predictions_figure"]()
+    captions = [re.sub(r"<[^>]+>", "", a.text) for a in fig.layout.annotations]
+    assert captions == ["T-shirt: right", "Trouser: wrong, predicted Pullover", "Pullover: right"]
+
+
+# ------------------------------------------------------------ text alternatives
+
+def test_the_description_is_computed_from_the_data():
+    falling = describe_figure(figures.loss_figure(np.linspace(2.3, 0.4, 10), xlabel="epoch"))
+    assert "loss: falls from 2.3 to 0.4 as epoch goes from 0 to 9" in falling
+    rising = describe_figure(figures.loss_figure([0.5, 0.2, 0.9, 1.7], xlabel="epoch"))
+    assert "rises from 0.5 to 1.7" in rising and "lowest 0.2 at 1" in rising
+    curves = describe_figure(NOTEBOOK_FIGURES["training_curves_figure"]())
+    assert "train_acc: rises from 0.7 to 0.85 as epoch goes from 1 to 3" in curves
+    bars = describe_figure(go.Figure(go.Bar(x=["cat", "dog"], y=[0.25, 0.75]), layout=dict(title="p")))
+    assert bars == "Figure: p. 2 bars: cat 0.25; dog 0.75."
+
+
+def test_views_of_a_slider_come_from_what_each_step_computes():
+    from course_lib.pieces_explorer import pieces_figure, view
+
+    fig = pieces_figure(depths=range(1, 3), widths=(2,))
+    views = dict(describe_views(fig))
+    assert list(views) == ["random D=1 W=2", "random D=2 W=2", "sawtooth D=1", "sawtooth D=2"]
+    result, _ = view("sawtooth", 2, 2)
+    assert f"κ(f) = {result.count} pieces" in views["sawtooth D=2"]
+    assert "A slider (network) picks one of 4 views" in describe_figure(fig)
+
+
+@pytest.mark.parametrize("make", ALL)
+def test_every_figure_carries_its_text_alternative(make):
+    fig = make()
+    text = describe_figure(fig)
+    assert re.search(r"\d", text) and len(text) > 40, text
+    html = figure_html(fig, div_id="fig-under-test")
+    assert '<figure class="course-figure" id="fig-under-test-box" aria-describedby="fig-under-test-text">' in html
+    assert f'<figcaption class="course-figure-text" id="fig-under-test-text">{escape(text)}' in html
+    for slider in fig.layout.sliders or ():
+        steps = slider.steps
+        assert f'max="{len(steps) - 1}"' in html and f'value="{slider.active or 0}"' in html
+        assert f'aria-valuetext="{escape(steps[slider.active or 0].label)}"' in html
+        assert f"What each of the {len(describe_views(fig))} views shows" in html
+    for menu in fig.layout.updatemenus or ():
+        for button in menu.buttons:
+            assert f">{escape(button.label)}</" in html
+    if not (fig.layout.sliders or fig.layout.updatemenus):
+        assert "course-figure-controls" not in html
+
+
+def test_notebook_output_adds_the_text_as_its_own_output(monkeypatch):
+    import IPython.display
+    import plotly.io as pio
+
+    from course_lib.plotly_offline import TEXT_RENDERER_NAME, FigureTextRenderer, use_book_renderer
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    fig = NOTEBOOK_FIGURES["loss_figure"]()
+    FigureTextRenderer().render(fig.to_dict())
+    ((bundle, raw),) = shown
+    assert raw and bundle["text/plain"] == describe_figure(fig)
+    assert bundle["text/markdown"].startswith("*Text description:* Figure: Training loss.")
+    saved = pio.renderers.default
+    try:
+        assert use_book_renderer().endswith("+" + TEXT_RENDERER_NAME)
+    finally:
+        pio.renderers.default = saved
+
+
+def test_every_graphviz_drawing_of_the_book_has_alt_text():
+    blocks = [(md.name, block) for md in BOOK_MD
+              for block in re.findall(r"```\{graphviz\}\n(.*?)```", md.read_text(), re.DOTALL)]
+    assert blocks, "no {graphviz} drawing found in book/"
+    missing = [name for name, block in blocks if not re.match(r":alt:[ \t]*\S.{20,}", block)]
+    assert not missing, f"{{graphviz}} without an :alt: text in {missing}"
