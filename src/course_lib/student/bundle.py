@@ -19,19 +19,16 @@ The student id keeps letters, digits and ``. _ @ -``; anything else becomes
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import zipfile
 from pathlib import Path
 
+from ..instructor.grading.submissions import clean_id
 from .errors import SubmitError
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
-
 
 def safe_student_id(student: str) -> str:
     """The student id as it appears in the zip's name (``"Ada Lovelace"`` -> ``"Ada_Lovelace"``)."""
-    sid = _UNSAFE.sub("_", str(student).strip()).strip("._")
+    sid = clean_id(student)
     if not sid:
         raise SubmitError(f"{student!r} cannot be a student id: use your course login or student number "
                           f"(letters, digits, . _ @ -).")

@@ -29,13 +29,19 @@ _BAD_ID = re.compile(r"[^A-Za-z0-9._@-]+")
 _LITTER = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store", "__MACOSX")
 
 
+def clean_id(name: str) -> str:
+    """``name`` with runs of characters outside ``A-Za-z0-9._@-`` made ``_``, no leading or
+    trailing ``.``/``_`` (the rule course-submit names its zip with, too); may be empty."""
+    return _BAD_ID.sub("_", str(name).strip()).strip("._")
+
+
 def student_id(name: str, assignment: str) -> str:
     """A file name's student id: ``alice_ps1.zip`` -> ``alice`` (unsafe characters -> ``_``)."""
     stem = name[:-4] if name.lower().endswith(".zip") else name
     for suffix in (f"_{assignment}", f"-{assignment}"):
         if stem.endswith(suffix) and len(stem) > len(suffix):
             stem = stem[: -len(suffix)]
-    return _BAD_ID.sub("_", stem).strip("._") or "student"
+    return clean_id(stem) or "student"
 
 
 def _notebook_root(names: list[str]) -> PurePosixPath | None:
