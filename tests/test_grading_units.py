@@ -317,3 +317,44 @@ def test_kernel_runs_in_a_private_copy(tmp_path):
     listing = nb.cells[0].outputs[0].text
     assert "weights.pt" in listing and str(tmp_path) not in listing
     assert not (tmp_path / "junk.txt").exists()
+
+
+@pytest.mark.timeout(300)
+def test_a_reply_whose_wake_up_was_lost_is_still_read(tmp_path, monkeypatch):
+    """Every poll of a shell (DEALER) socket longer than 2 s here misses its wake-up,
+    as a zmq.asyncio poll sometimes does while nbclient sends on the same socket: it
+    sleeps through its timeout and reports nothing although the reply is waiting.
+    GuardedExecute polls in 1 s steps (also on nbconvert's sync set-up path, which
+    once skipped the override), so the cell still completes and is not timed out."""
+    import asyncio
+    from queue import Empty
+
+    import zmq
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    real_get_msg = AsyncZMQSocketChannel.get_msg
+    lost = []
+
+    async def lossy_get_msg(self, timeout=None):
+        if self.socket.socket_type == zmq.DEALER and (timeout is None or timeout > 2):
+            lost.append(timeout)
+            await asyncio.sleep(min(timeout or 30, 30))
+            raise Empty
+        return await real_get_msg(self, timeout=timeout)
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", lossy_get_msg)
+    nb = _execute(["print(1)", "x = 2", "print(x)"], tmp_path, timeout=8, interrupt_grace=3)
+    assert _enames(nb) == [["stdout"], [], ["stdout"]], _enames(nb)
+    assert lost == [], f"long polls reached the socket: {lost}"
+
+
+@pytest.mark.timeout(600)
+def test_output_widgets_do_not_hang_cells(tmp_path):
+    """Real Output widgets: nbclient answers each output they capture with a comm_msg on
+    the shell socket (the sends that can cost a poll its wake-up). 60 such cells complete,
+    none timed out (the lost wake-up itself is simulated in the test above)."""
+    cells = ["import ipywidgets as w\nfrom IPython.display import display"]
+    cells += [f"out = w.Output()\nwith out:\n    print({i})\n    display({i})\ndisplay(out)" for i in range(60)]
+    nb = _execute(cells, tmp_path, timeout=20)
+    assert not [i for i, names in enumerate(_enames(nb)) if "CellTimeoutError" in names]
+    assert all(not any(n in ("KernelDied", "NotRun") for n in names) for names in _enames(nb))
