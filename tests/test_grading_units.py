@@ -4,6 +4,7 @@ and limits, and the guarded Execute on an unconfined kernel."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -227,6 +228,25 @@ def test_snapshot_notices_changes(tmp_path):
     assert any(d.endswith("planted.py added") for d in diffs)
     assert any(d.endswith("submitted/ann/ps1/01.ipynb changed") for d in diffs)
     assert any(d.endswith("nbgrader_config.py deleted") for d in diffs)
+
+
+def test_snapshot_cache_rehashes_only_what_was_touched(tmp_path, monkeypatch):
+    sub = tmp_path / "submitted" / "ann" / "ps1"
+    sub.mkdir(parents=True)
+    nb = sub / "01.ipynb"
+    nb.write_text("{}")
+    cache: dict = {}
+    before = integrity.snapshot(tmp_path, "ps1", cache=cache)
+    hashed = []
+    real = integrity._digest
+    monkeypatch.setattr(integrity, "_digest", lambda p: hashed.append(p.name) or real(p))
+    assert integrity.changed(before, integrity.snapshot(tmp_path, "ps1", cache=cache)) == [] and hashed == []
+    # same size, mtime put back: the ctime still moves, so the file is hashed and the change seen
+    st = nb.stat()
+    nb.write_text("[]")
+    os.utime(nb, ns=(st.st_atime_ns, st.st_mtime_ns))
+    diffs = integrity.changed(before, integrity.snapshot(tmp_path, "ps1", cache=cache))
+    assert hashed == ["01.ipynb"] and [d.rsplit(" ", 1)[1] for d in diffs] == ["changed"]
 
 
 # ------------------------------------------------------------------ sandbox

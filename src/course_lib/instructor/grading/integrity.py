@@ -33,13 +33,29 @@ def _files(folder: Path):
         yield from (p for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts)
 
 
-def snapshot(course: Path, assignment: str, read_only: list[Path] = ()) -> dict[str, str]:
-    """``{path: fingerprint}``: content hashes of course files, size+mtime elsewhere."""
+def _stat_key(st) -> tuple:
+    # any write or utime changes ctime, which user code cannot set back
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def snapshot(course: Path, assignment: str, read_only: list[Path] = (),
+             cache: dict[str, tuple[tuple, str]] | None = None) -> dict[str, str]:
+    """``{path: fingerprint}``: content hashes of course files, size+mtime elsewhere.
+
+    With ``cache`` (a dict kept between calls), a file is hashed again only when
+    its inode, size, mtime or ctime changed: one snapshot per graded student
+    then costs a ``stat`` per file, not a read of every submission.
+    """
+    cache = {} if cache is None else cache
     out: dict[str, str] = {}
     for folder in (course / "nbgrader_config.py", course / "source_notebooks" / assignment,
                    course / "release" / assignment, course / "submitted"):
         for p in _files(folder):
-            out[str(p)] = _digest(p)
+            key = _stat_key(p.stat())
+            known = cache.get(str(p))
+            if known is None or known[0] != key:
+                known = cache[str(p)] = (key, _digest(p))
+            out[str(p)] = known[1]
     for folder in read_only:
         for p in _files(Path(folder)):
             st = p.stat()

@@ -168,9 +168,13 @@ class ClassGrader:
             memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
             read_only=[str(p) for p in self.read_only],
             feedback=self.opts.feedback)
-        self.baseline = integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(),
-                                                                               *self.read_only])
+        self._hashes: dict = {}
+        self.baseline = self._snapshot()
         return students
+
+    def _snapshot(self) -> dict[str, str]:
+        return integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(), *self.read_only],
+                                  cache=self._hashes)
 
     # ------------------------------------------------------------ one student
     def _worker(self, student: str, slot: int) -> tuple[dict, str]:
@@ -225,7 +229,7 @@ class ClassGrader:
                 self.course / "autograded" / student / self.opts.assignment / f"{name}.ipynb",
                 scores.get(name, {}), found.get(f"{name}.ipynb", []))
         with self.lock:
-            now = integrity.snapshot(self.course, self.opts.assignment, [sandbox.package_folder(), *self.read_only])
+            now = self._snapshot()
             diffs = integrity.changed(self.baseline, now)
             self.baseline = now
             result.findings += [f"shared file changed while this student (or one graded at the same time) ran: {d}"
