@@ -76,6 +76,25 @@ def _pdeathsig() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _empty_slot(slot: int, wait: float = 10.0) -> None:
+    """Wait until no process of the slot's sandbox uid is left (bubblewrap's PID
+    namespace dies with the worker), killing what remains after ``wait`` seconds."""
+    uid = sandbox.UID_BASE + slot
+    deadline = time.monotonic() + wait
+    while True:
+        left = [pid for pid, (owner, _) in sandbox.processes().items() if owner == uid]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return
+        time.sleep(0.05)
+
+
 def _read_only_data() -> list[Path]:
     """Folders kernels may read, with the environment variables that point at them."""
     from ...data import ENV_DATA_DIR, default_root, find_shared_data
@@ -208,12 +227,20 @@ class ClassGrader:
                 return {}
             return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
 
-    def grade_one(self, student: str, slot: int) -> StudentResult | None:
+    def grade_one(self, student: str, slot: int, release=lambda: None) -> StudentResult | None:
+        """Grade ``student`` in sandbox slot ``slot``; ``release()`` hands the slot on as soon
+        as the worker (and with it every sandboxed process) is gone, so the next student
+        starts while this one's checks run."""
         folder = self.course / "submitted" / student / self.opts.assignment
         started = time.monotonic()
         with self.lock:
             self.running.add(student)
-        worker, error = self._worker(student, slot)
+        try:
+            worker, error = self._worker(student, slot)
+        finally:
+            if self.confined:
+                _empty_slot(slot)
+            release()
         if worker.get("failed"):
             error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
         found = tamper.scan_submission(folder, self.source_dir)
@@ -294,8 +321,15 @@ class ClassGrader:
             if self.abort:
                 return None
             slot = slots.get()
+            released = threading.Event()
+
+            def release() -> None:
+                if not released.is_set():
+                    released.set()
+                    slots.put(slot)
+
             try:
-                return self.grade_one(student, slot)
+                return self.grade_one(student, slot, release)
             except Exception as err:  # noqa: BLE001 - one student's infrastructure failure must not stop the class
                 log.exception("grading %s failed", student)
                 self.rejected[student] = f"grading failed ({type(err).__name__}: {err}); run course-grade again"
@@ -303,9 +337,10 @@ class ClassGrader:
                     self.running.discard(student)
                 return None
             finally:
-                slots.put(slot)
+                release()
 
-        with ThreadPoolExecutor(max_workers=self.opts.jobs) as pool:
+        # one thread more than slots: a student's checks run while the next one is graded
+        with ThreadPoolExecutor(max_workers=self.opts.jobs + 1) as pool:
             futures = {pool.submit(job, s): s for s in todo}
             bar = tqdm(total=len(todo), desc="grading", unit="student", disable=not self.opts.progress)
             for fut in as_completed(futures):
