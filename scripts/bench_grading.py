@@ -154,6 +154,9 @@ def main() -> int:
                       f"{seconds:.1f} s = {60 * args.students / seconds:.2f} students/min, "
                       f"{seconds / args.students:.1f} s per student [{ok}]")
                 best = seconds
+                if seconds > rows[0][1]:
+                    print("  note: slower than serial: plain nbgrader probably hit the lost wake-up of an Output-widget "
+                          "cell (it waits the whole cell timeout; course-grade's GuardedExecute recovers in 1 s)")
         serial, confined = rows[0][1], rows[1][1]
         speedup = serial / confined
         print(f"speed-up over serial nbgrader: ceiling {serial / best:.2f}x, course-grade --jobs {args.jobs} "
