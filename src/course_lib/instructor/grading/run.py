@@ -76,25 +76,6 @@ def _pdeathsig() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _empty_slot(slot: int, wait: float = 10.0) -> None:
-    """Wait until no process of the slot's sandbox uid is left (bubblewrap's PID
-    namespace dies with the worker), killing what remains after ``wait`` seconds."""
-    uid = sandbox.UID_BASE + slot
-    deadline = time.monotonic() + wait
-    while True:
-        left = [pid for pid, (owner, _) in sandbox.processes().items() if owner == uid]
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            return
-        time.sleep(0.05)
-
-
 def _read_only_data() -> list[Path]:
     """Folders kernels may read, with the environment variables that point at them."""
     from ...data import ENV_DATA_DIR, default_root, find_shared_data
@@ -239,7 +220,7 @@ class ClassGrader:
             worker, error = self._worker(student, slot)
         finally:
             if self.confined:
-                _empty_slot(slot)
+                sandbox.wait_uid_gone(sandbox.UID_BASE + slot)
             release()
         if worker.get("failed"):
             error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
@@ -321,11 +302,11 @@ class ClassGrader:
             if self.abort:
                 return None
             slot = slots.get()
-            released = threading.Event()
+            held = [True]  # grade_one releases the slot early; never twice
 
             def release() -> None:
-                if not released.is_set():
-                    released.set()
+                if held:
+                    held.pop()
                     slots.put(slot)
 
             try:

@@ -20,9 +20,11 @@ import functools
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +136,24 @@ def processes() -> dict[int, tuple[int, int]]:
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             out[int(entry)] = (int(fields["Uid"].split()[0]), int(fields["PPid"]))
     return out
+
+
+def wait_uid_gone(uid: int, wait: float = 10.0) -> None:
+    """Wait until no process of ``uid`` is left (a bubblewrap PID namespace dies
+    with its parent), SIGKILLing what remains after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = [pid for pid, (owner, _) in processes().items() if owner == uid]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return
+        time.sleep(0.05)
 
 
 def chown_tree(path: Path, uid: int) -> None:
