@@ -134,3 +134,32 @@ c.Execute.interrupt_on_timeout = True
 # preprocessor redefines it without `config=True`, fixed to True, so an error in
 # one cell (a failing test) never stops the rest of the notebook being graded.
 # Setting it here would be silently ignored, so it is not set.
+
+# --- feedback ------------------------------------------------------------------
+# nbgrader's feedback renders the autograded notebook, where autograde has put
+# the hidden tests back. course_lib's HideHiddenTests removes them (and any
+# output line quoting them) before `nbgrader generate_feedback` or formgrader's
+# Generate Feedback button renders a page. course-grade writes its own pages
+# (feedback/<student>/ps1/feedback.html), built from data, never from test code.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from course_lib.instructor.hide_hidden_tests import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# --- deadline, late policy, extensions -----------------------------------------
+# The deadline is nbgrader's: the assignment's duedate in the gradebook, e.g.
+#     nbgrader db assignment add ps1 --duedate="2026-10-09 23:59:00 Europe/London"
+# The submission time is nbgrader's timestamp.txt (its exchange writes it) or, for
+# LMS zips, the LMS's record: submission_times.csv beside the zips (student,
+# submitted_at). `course-grade final` applies this policy once, to autograded +
+# written-answer points, and writes the penalty where `nbgrader export` reads it.
+c.LatePolicy.percent_per_day = 10    # percent of the total per started day late
+c.LatePolicy.max_percent = 50        # the penalty never exceeds this
+c.LatePolicy.zero_after_days = 7     # more than 7 days late: 0 points
+c.LatePolicy.grace_minutes = 15      # an upload that ends 15 minutes late is on time
+# Per-student extensions: a CSV in the course root with columns student and
+# either days (extra days) or due (that student's deadline). Written into
+# nbgrader's own per-student extension when the final grades are made.
+c.LatePolicy.extensions_file = "extensions.csv"

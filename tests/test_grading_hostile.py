@@ -195,9 +195,9 @@ def test_confined_kernels_saw_nothing_of_the_course(hostile_run):
 @needs_bwrap
 def test_flagged_students_get_a_banner_in_their_feedback(hostile_run):
     root = hostile_run["root"]
-    page = (root / "feedback" / "patches_course_lib" / "ps1" / "01_hand_gradients.html").read_text()
+    page = (root / "feedback" / "patches_course_lib" / "ps1" / "feedback.html").read_text()
     assert "Flagged for review by a person" in page and "patches-course_lib" in page
-    clean = (root / "feedback" / "alice" / "ps1" / "01_hand_gradients.html").read_text()
+    clean = (root / "feedback" / "alice" / "ps1" / "feedback.html").read_text()
     assert "Flagged for review" not in clean
 
 

@@ -1,9 +1,15 @@
-"""``course-grade``: grade a whole class safely with one command.
+"""``course-grade``: grade a whole class safely with one command, then close the loop.
 
     course-grade SUBMISSIONS [--course ROOT] [--assignment ps1] [--jobs N] ...
+    course-grade rubric       the written answers' rubric page, to keep beside formgrader
+    course-grade final        final grades (auto + written - late penalty): final.csv,
+                              canvas.csv, grades_generic.csv, and every feedback page
+    course-grade feedback     only the feedback pages
+    course-grade similarity   pairs of students with near-identical solution code
 
 SUBMISSIONS is ``submitted/`` (``<student>/ps1/*.ipynb``) or a folder of
-per-student zip files. See :mod:`course_lib.instructor.grading` for what happens.
+per-student zip files (a folder named like a subcommand: write ``./final``).
+See :mod:`course_lib.instructor.grading` for what happens.
 """
 from __future__ import annotations
 
@@ -39,7 +45,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+SUBCOMMANDS = ("final", "feedback", "rubric", "similarity")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from . import loop
+
+        return loop.main(argv[0], argv[1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="course-grade: %(message)s")
     logging.getLogger("traitlets").setLevel(logging.WARNING)
@@ -52,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                        feedback=args.feedback, output=args.output, progress=not args.quiet,
                        students=args.student)
         _, _, abort = grade_class(opts)
-    except (FileNotFoundError, RuntimeError) as err:
+    except (FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"course-grade: {err}", file=sys.stderr)
         return 2
     return 3 if abort else 0

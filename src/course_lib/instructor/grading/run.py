@@ -103,21 +103,6 @@ def _prewarm(source_dir: Path) -> None:
         load_classifier(prefer="mnist", verbose=False)
 
 
-def _flag_feedback(course: Path, assignment: str, result: StudentResult) -> None:
-    """Put a banner at the top of each feedback page of a flagged student."""
-    import html
-
-    folder = course / "feedback" / result.student / assignment
-    items = "".join(f"<li>{html.escape(f)}</li>" for f in result.findings[:50])
-    banner = ('<div role="alert" style="border:3px solid #b00020;padding:1em;margin:1em">'
-              "<strong>Flagged for review by a person.</strong> The scores below are provisional: "
-              f"course-grade found the following in this submission.<ul>{items}</ul></div>")
-    for page in folder.glob("*.html"):
-        text = page.read_text(encoding="utf-8", errors="replace")
-        if "Flagged for review by a person" not in text:
-            page.write_text(text.replace("<body>", "<body>" + banner, 1), encoding="utf-8")
-
-
 class ClassGrader:
     def __init__(self, opts: Options):
         self.opts = opts
@@ -166,8 +151,10 @@ class ClassGrader:
             course=str(self.course), assignment=self.opts.assignment, db_url=self.url, confine=self.confined,
             cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
             memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
-            read_only=[str(p) for p in self.read_only],
-            feedback=self.opts.feedback)
+            read_only=[str(p) for p in self.read_only])
+        from .late import load_policy
+
+        self.policy = load_policy(self.course)
         self._hashes: dict = {}
         self.baseline = self._snapshot()
         return students
@@ -251,14 +238,26 @@ class ClassGrader:
                 # students graded at the same time may have run against the changed tests: grade them again
                 self.tainted |= self.running - {student}
             self.running.discard(student)
-            if result.flagged:
-                _flag_feedback(self.course, self.opts.assignment, result)
             if student in self.tainted:
                 log.warning("%s was graded while the gradebook changed: not recorded, it will be graded again",
                             student)
                 return None
+        if self.opts.feedback:
+            self._feedback(result)
+        with self.lock:
             self.journal.record(result)
         return result
+
+    def _feedback(self, result: StudentResult) -> None:
+        """The student's feedback page as it stands (written answers not graded yet);
+        ``course-grade final`` writes it again with the written answers' points."""
+        from . import feedback, final
+
+        grades, _ = final.final_grades(self.course, self.opts.assignment, self.url, self.policy, write_back=False,
+                                       students=[result.student])
+        for g in grades:
+            g.flags = list(result.findings)
+        feedback.write(self.course, self.opts.assignment, grades, self.policy, {result.student: result})
 
     # ------------------------------------------------------------ the class
     def _machine_lock(self) -> None:

@@ -10,6 +10,13 @@
   ``<assignment>/`` or in any one folder: the shallowest folder holding a
   notebook is taken.
 
+Submission times (for the late policy, :mod:`.late`): a ``submission_times.csv``
+in the submissions folder (columns ``student``, ``submitted_at``: the time the
+LMS recorded) is written into each listed student's folder as nbgrader's
+``timestamp.txt``. Otherwise a folder submission keeps the ``timestamp.txt``
+that nbgrader's exchange wrote (an unreadable one is removed); a zip's own
+``timestamp.txt`` is never kept, since the student wrote it.
+
 Zip files are unpacked defensively: no absolute names, no ``..``, no links, at
 most :data:`MAX_FILES` files and :data:`MAX_BYTES` bytes. A zip that breaks a
 rule or cannot be read is reported (``problems``) and that student is not
@@ -26,6 +33,8 @@ from pathlib import Path, PurePosixPath
 MAX_FILES = 500
 MAX_BYTES = 500 << 20
 _BAD_ID = re.compile(r"[^A-Za-z0-9._@-]+")
+TIMES_CSV = "submission_times.csv"
+TIMESTAMP = "timestamp.txt"  # nbgrader's name for the submission time of a folder
 _LITTER = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store", "__MACOSX")
 
 
@@ -82,14 +91,36 @@ def unzip(path: Path, dest: Path) -> None:
         raise ValueError(f"it is not a readable zip file ({type(err).__name__}: {err})") from err
 
 
+def _stamp(folder: Path, student: str, times: dict, from_zip: bool) -> None:
+    """Leave ``folder/timestamp.txt`` holding the trusted submission time, or no such file."""
+    from .late import parse_time
+
+    stamp = folder / TIMESTAMP
+    if student in times:
+        stamp.write_text(times[student].strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n")
+    elif from_zip or stamp.is_symlink():
+        stamp.unlink(missing_ok=True)
+    elif stamp.is_file():
+        try:
+            parse_time(stamp.read_text(errors="replace"))
+        except ValueError:
+            stamp.unlink()
+
+
 def collect(source: Path, course: Path, assignment: str) -> tuple[list[str], dict[str, str]]:
-    """Copy or unpack every submission under ``source`` into the course root.
+    """Copy or unpack every submission under ``source`` into the course root, with
+    its submission time (see the module's docstring).
 
     Returns (students ready to grade, {student: why not} for rejected ones).
     """
+    from .late import read_submission_times
+
     source, submitted = Path(source).resolve(), (course / "submitted").resolve()
     if not source.is_dir():
         raise FileNotFoundError(f"{source} is not a folder of submissions")
+    times, bad_times = read_submission_times(source / TIMES_CSV) if (source / TIMES_CSV).is_file() else ({}, [])
+    if bad_times:
+        raise ValueError(f"{source / TIMES_CSV}: " + "; ".join(bad_times[:5]))
     students: list[str] = []
     problems: dict[str, str] = {}
     for entry in sorted(source.iterdir()):
@@ -99,6 +130,7 @@ def collect(source: Path, course: Path, assignment: str) -> tuple[list[str], dic
             sid = student_id(entry.name, assignment)
             try:
                 unzip(entry, submitted / sid / assignment)
+                _stamp(submitted / sid / assignment, sid, times, from_zip=True)
                 students.append(sid)
             except ValueError as err:
                 problems[sid] = f"{entry.name}: {err}"
@@ -115,5 +147,6 @@ def collect(source: Path, course: Path, assignment: str) -> tuple[list[str], dic
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(folder, dest, ignore=_LITTER, symlinks=False, ignore_dangling_symlinks=True)
+        _stamp(dest, sid, times, from_zip=False)
         students.append(sid)
     return students, problems

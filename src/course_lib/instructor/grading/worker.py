@@ -6,8 +6,9 @@ It runs nbgrader's autograde for each readable notebook of the student's
 submission (one at a time, ``--notebook``-style, so that a corrupt notebook
 cannot fail the others), with :class:`~.execute.GuardedExecute` in place of
 nbgrader's Execute and every kernel confined by
-:class:`~.kernel.ConfinedKernelManager`; scores a corrupt notebook 0; then
-writes the student's feedback. The nbgrader log goes to stderr; the last line
+:class:`~.kernel.ConfinedKernelManager`; scores a corrupt notebook 0. (Feedback pages are
+written by the trusted parent, :mod:`.feedback`: nbgrader's own would show the
+hidden tests.) The nbgrader log goes to stderr; the last line
 of stdout is a JSON object ``{"corrupt": {notebook: reason}, "failed": [...]}``.
 This process is trusted (it holds the gradebook); only the kernels are not.
 """
@@ -40,7 +41,6 @@ class Settings:
     memory_bytes: int = 6 << 30
     processes: int = 256
     read_only: list[str] = field(default_factory=list)
-    feedback: bool = True
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -123,7 +123,7 @@ def _zero(settings: Settings, cfg, student: str, notebook: str) -> None:
 
 
 def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> dict:
-    from nbgrader.converters import Autograde, GenerateFeedback, NbGraderException
+    from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
     cfg = nbgrader_config(settings, student, slot)
@@ -146,15 +146,6 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
             _zero(settings, cfg, student, notebook)
         except Exception as err:  # noqa: BLE001 - an unknown notebook name: nothing to score
             log.warning("could not score %s 0: %s", notebook, err)
-    if settings.feedback and good:
-        coursedir = CourseDirectory(config=cfg, log=log)
-        coursedir.assignment_id, coursedir.student_id = settings.assignment, student
-        feedback = GenerateFeedback(coursedir=coursedir, config=cfg, log=log)
-        feedback.force = True
-        try:
-            feedback.start()
-        except NbGraderException:
-            failed.append("feedback")
     return {"corrupt": corrupt, "failed": failed}
 
 
