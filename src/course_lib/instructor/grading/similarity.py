@@ -1,0 +1,595 @@
+"""Similarity screening of solution code after grading: pairs of students whose
+solution code is near-identical once names, comments and whitespace are
+normalised away.
+
+    python -m course_lib.instructor.grading.similarity [--course ROOT] [--assignment ps1]
+                                                       [--min-tokens N] [--min-similarity F]
+
+writes ``grading/<assignment>/similarity.csv`` and ``similarity.html`` and prints
+a short table. **It only flags pairs for a person to judge; it never changes a
+score.**
+
+Method (``copydetect``, winnowing as in MOSS)
+---------------------------------------------
+* **What is compared.** Only solution code: code cells whose nbgrader metadata
+  says ``solution: true``. Given code, test cells and markdown are left out. In
+  each solution cell, the lines the release notebook already had in the cell of
+  the same ``grade_id`` (the given lines around the solution region, ``# YOUR
+  CODE HERE``, ``raise NotImplementedError()``) are left out too, and a cell the
+  student did not touch counts as no code.
+* **Boilerplate.** Every k-gram of every code cell of the release notebooks
+  (given code, starter stubs, test cells) is boilerplate: a match made of
+  starter code, or of the given pattern students are meant to imitate, never
+  counts.
+* **Normalisation.** copydetect tokenises each cell with pygments and writes
+  every identifier as one letter (``V`` variable or attribute, ``F`` function,
+  ``O`` class) and every string literal as ``S``, drops comments and whitespace,
+  keeps keywords, numbers and operators.
+* **Fingerprints.** Every k-gram of ``NOISE_T`` = 25 characters of that
+  normalised code is hashed (``GUARANTEE_T`` = ``NOISE_T``: winnowing window 1,
+  so every shared 25-character run is found). Each cell is fingerprinted on its
+  own (a cell with an unclosed string cannot swallow the next one, and no
+  fingerprint spans two cells or two notebooks); a student's cells of all
+  notebooks are then put end to end, in notebook and cell order, into one
+  document per student, fingerprinted **once**, and the documents are compared
+  pairwise with ``copydetect.compare_files``.
+* **Tokens.** copydetect's unit: one character of the normalised code. An
+  identifier or a string is 1 token, ``return`` is 6; ``self.grad += out.grad *
+  other.data`` is 15 tokens. The whole of ps1 solved is about 8,000 tokens.
+
+Thresholds: a pair is reported only when both hold
+---------------------------------------------------
+* ``matched_tokens >= min_tokens`` (default ``MIN_TOKENS`` = 150, about 10 to
+  15 lines of code shared, counted across the whole problem set): independent
+  students legitimately write identical short code (``dL_dw3 = s``, ``w1_new =
+  w1 - eta * dL_dw1``); short shared code is no evidence. With ``NOISE_T`` = 25
+  a run shorter than 25 tokens is never a match at all.
+* ``max(similarity_a, similarity_b) >= min_similarity`` (default
+  ``MIN_SIMILARITY`` = 0.8): at least 80% of the smaller of the two solutions
+  (its fingerprinted tokens, boilerplate excluded) is found in the other one.
+
+``similarity_a`` is the share of student a's solution tokens found in b's code
+and ``similarity_b`` the converse; ``matched_tokens`` the smaller of the two
+matched-token counts.
+
+Limits: CUDA C written inside Python strings (notebook 05) is normalised like
+any string, to ``S``, so kernels themselves are not compared; a copier who
+restructures code (reorders statements, rewrites loops) is not found, as with
+any token-based screen.
+
+Cost: reading and fingerprinting is linear in the class; the pairwise
+comparison is a set intersection of fingerprints per pair (a class of 400 is
+80,000 pairs). Students with fewer than ``min_tokens`` fingerprinted tokens are
+never compared (they cannot reach the threshold).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import functools
+import html
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_lib.instructor import nbmeta
+
+__all__ = ["MIN_SIMILARITY", "MIN_TOKENS", "NOISE_T", "GUARANTEE_T", "Pair", "Shared", "main", "screen",
+           "solution_code", "write_report"]
+
+NOISE_T = 25
+"""k: the length, in tokens (characters of normalised code), of a fingerprinted k-gram."""
+GUARANTEE_T = 25
+"""A shared run this long is always found; the winnowing window is GUARANTEE_T - NOISE_T + 1."""
+MIN_TOKENS = 150
+"""Default: fewest matched tokens, across the problem set, for a pair to be reported."""
+MIN_SIMILARITY = 0.8
+"""Default: the share of the smaller solution's tokens found in the other one for a pair to be reported."""
+
+CSV_NAME = "similarity.csv"
+HTML_NAME = "similarity.html"
+CSV_COLUMNS = ("student_a", "student_b", "similarity_a", "similarity_b", "matched_tokens", "notebooks",
+               "tokens_per_notebook")
+NOTICE = "For a person to judge; no score is changed."
+_LANGUAGE = "python"
+
+
+# --------------------------------------------------------------------------- reading the code
+
+def _read_cells(path: Path) -> list[dict[str, Any]]:
+    """The cells of a notebook file as plain dicts; [] for anything that is not a readable notebook.
+
+    Parsed with ``json`` rather than ``nbformat.read``: a student's notebook that fails
+    nbformat's schema validation would otherwise be logged on stderr, and its code is
+    still worth comparing."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return []
+    return [c for c in cells if isinstance(c, dict)]
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(s for s in src if isinstance(s, str))
+    return src if isinstance(src, str) else ""
+
+
+def _is_solution_code(cell: dict[str, Any]) -> bool:
+    meta = cell.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("nbgrader", {}), dict):
+        return False
+    return cell.get("cell_type") == "code" and nbmeta.is_solution(cell)  # type: ignore[arg-type]
+
+
+def _grade_id(cell: dict[str, Any]) -> str:
+    gid = nbmeta.grade_id(cell)  # type: ignore[arg-type]
+    return " ".join(str(gid).split()) if gid is not None else "?"
+
+
+def _line_keys(code: str) -> list[str]:
+    """Each line of ``code`` without its whitespace and comments (pygments' Python tokens),
+    so that a given line re-indented, re-spaced or stripped of its comment still reads
+    as the given line."""
+    from pygments import token
+    from pygments.lexers import PythonLexer
+
+    keys = [""]
+    for kind, text in PythonLexer(stripnl=False, ensurenl=False).get_tokens(code):
+        skip = kind in token.Text or kind in token.Comment
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                keys.append("")
+            if not skip:
+                keys[-1] += "".join(part.split())
+    n = code.count("\n") + 1
+    return (keys + [""] * n)[:n]
+
+
+def _without_given_lines(code: str, given_keys: Sequence[str]) -> str:
+    """``code`` less the lines it shares, in order, with the release's cell (its
+    ``_line_keys``, blank ones left out): what the student wrote. Lines are compared without whitespace and comments; a line
+    that is only whitespace or comments is kept (it never counts: normalised away)."""
+    lines = code.split("\n")
+    keys = _line_keys(code)
+    own = [i for i, key in enumerate(keys) if key]
+    matcher = difflib.SequenceMatcher(None, given_keys, [keys[i] for i in own], autojunk=False)
+    drop = {own[j] for block in matcher.get_matching_blocks() for j in range(block.b, block.b + block.size)}
+    if all(i in drop for i in own):
+        return ""
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+
+
+@functools.lru_cache(maxsize=64)
+def _given_code(release: str, mtime_ns: int) -> dict[str, tuple[str, ...]]:
+    """{grade_id: the non-blank line keys} of the code cells of a release notebook
+    (cached: read once per class, not once per student)."""
+    return {_grade_id(c): tuple(key for key in _line_keys(_source(c)) if key)
+            for c in _read_cells(Path(release)) if c.get("cell_type") == "code"}
+
+
+def _solution_cells(submitted: Path, release: Path | None) -> list[tuple[str, str]]:
+    """(grade_id, the student's own code) of each solution code cell, in notebook order;
+    cells with no code of the student's are left out."""
+    given: dict[str, tuple[str, ...]] = {}
+    if release is not None:
+        try:
+            given = _given_code(str(Path(release).resolve()), Path(release).stat().st_mtime_ns)
+        except OSError:
+            given = {}
+    cells = []
+    for cell in _read_cells(submitted):
+        if not _is_solution_code(cell):
+            continue
+        gid = _grade_id(cell)
+        code = _source(cell)
+        if gid in given:
+            code = _without_given_lines(code, given[gid])
+        if code.strip():
+            cells.append((gid, code))
+    return cells
+
+
+def solution_code(submitted: Path, release: Path | None = None) -> str:
+    """The student's solution code of one notebook: the solution code cells, in order,
+    each under a ``# --- <grade_id> ---`` comment, with the lines the release notebook
+    already had in that cell left out (with ``release``). "" for a notebook with no code
+    of the student's, and for a file that is not a readable notebook (no exception)."""
+    return "\n\n".join(f"# --- {gid} ---\n{code}" for gid, code in _solution_cells(submitted, release))
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+@dataclass
+class _Cell:
+    notebook: str
+    grade_id: str
+    raw: tuple[int, int]        # [start, end) in the student's raw_code
+    filtered: tuple[int, int]   # [start, end) in the student's filtered_code
+    offsets: np.ndarray         # copydetect's filtered -> raw offsets, local to the cell
+
+
+@dataclass
+class _StudentCode:
+    """One student's solution code as one document. Has the attributes of a
+    ``copydetect.CodeFingerprint`` that ``copydetect.compare_files`` reads."""
+    filename: str
+    raw_code: str
+    filtered_code: str
+    offsets: np.ndarray
+    hashes: set[int]
+    hash_idx: dict[int, list[int]]
+    k: int
+    token_coverage: float
+    cells: list[_Cell] = field(default_factory=list)
+    notebook_raw: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _boilerplate(release_dir: Path | None) -> set[int]:
+    """Hashes of every k-gram of every code cell of the release notebooks."""
+    from copydetect import CodeFingerprint
+
+    hashes: set[int] = set()
+    if release_dir is None or not release_dir.is_dir():
+        return hashes
+    for path in sorted(release_dir.glob("*.ipynb")):
+        for cell in _read_cells(path):
+            code = _source(cell)
+            if cell.get("cell_type") == "code" and code.strip():
+                fp = CodeFingerprint(path.name, NOISE_T, 1, fp=io.StringIO(code), language=_LANGUAGE)
+                hashes.update(int(h) for h in fp.hashes)
+    return hashes
+
+
+def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, str]]]],
+                 boilerplate: set[int]) -> _StudentCode:
+    """One document of the student's cells of all notebooks, each cell fingerprinted on
+    its own (no k-gram spans two cells), boilerplate fingerprints dropped."""
+    from copydetect import CodeFingerprint
+    from copydetect.utils import get_token_coverage
+
+    window = GUARANTEE_T - NOISE_T + 1
+    raw_parts: list[str] = []
+    filtered_parts: list[str] = []
+    offsets: list[np.ndarray] = []
+    hash_idx: dict[int, list[int]] = {}
+    cells: list[_Cell] = []
+    notebook_raw: dict[str, tuple[int, int]] = {}
+    raw_pos = filtered_pos = 0
+    for name, nb_cells in notebooks:
+        header = f"# ===== {name} =====\n"
+        raw_parts.append(header)
+        raw_pos += len(header)
+        nb_start = raw_pos
+        for gid, code in nb_cells:
+            cell_header = f"# --- {gid} ---\n"
+            raw_parts.append(cell_header)
+            raw_pos += len(cell_header)
+            fp = CodeFingerprint(f"{student}/{name}/{gid}.py", NOISE_T, window, fp=io.StringIO(code),
+                                 language=_LANGUAGE)
+            n = len(fp.filtered_code)
+            if n:
+                local = np.asarray(fp.offsets, dtype=np.int64).reshape(-1, 2)
+                shifted = local.copy()
+                shifted[:, 0] += filtered_pos
+                shifted[:, 1] += raw_pos - filtered_pos
+                offsets.append(shifted)
+                for h, positions in fp.hash_idx.items():
+                    h = int(h)
+                    if h not in boilerplate:
+                        hash_idx.setdefault(h, []).extend(int(p) + filtered_pos for p in positions)
+                cells.append(_Cell(name, gid, (raw_pos, raw_pos + len(code)), (filtered_pos, filtered_pos + n),
+                                   local))
+                filtered_parts.append(fp.filtered_code)
+            raw_parts.append(code + "\n\n")
+            raw_pos += len(code) + 2
+            filtered_pos += n
+        notebook_raw[name] = (nb_start, raw_pos)
+        raw_parts.append("\n")
+        raw_pos += 1
+    filtered = "".join(filtered_parts)
+    return _StudentCode(
+        filename=student, raw_code="".join(raw_parts), filtered_code=filtered,
+        offsets=np.concatenate(offsets) if offsets else np.array([]),
+        hashes=set(hash_idx), hash_idx=hash_idx, k=NOISE_T,
+        token_coverage=float(get_token_coverage(hash_idx, NOISE_T, len(filtered))) if filtered else 0.0,
+        cells=cells, notebook_raw=notebook_raw)
+
+
+def _student_notebooks(course: Path, assignment: str, student: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    folder = course / "submitted" / student / assignment
+    release = course / "release" / assignment
+    out = []
+    for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+        rel = release / path.name
+        out.append((path.name, _solution_cells(path, rel if rel.is_file() else None)))
+    return out
+
+
+# --------------------------------------------------------------------------- pairs
+
+@dataclass
+class Shared:
+    """The code of one notebook of a pair, with the matched spans (offsets in the code)."""
+    notebook: str
+    tokens: int
+    code_a: str
+    spans_a: list[tuple[int, int]]
+    code_b: str
+    spans_b: list[tuple[int, int]]
+
+
+@dataclass
+class Pair:
+    """Two students whose solution code is near-identical: for a person to judge."""
+    student_a: str
+    student_b: str
+    similarity_a: float   # share of a's solution tokens found in b's
+    similarity_b: float   # share of b's solution tokens found in a's
+    matched_tokens: int   # the smaller of the two matched-token counts
+    notebooks: list[str]  # the notebooks holding matched code, most matched tokens first
+    shared: list[Shared] = field(default_factory=list, repr=False)
+
+    @property
+    def similarity(self) -> float:
+        """The share of the smaller solution found in the other: what the threshold reads."""
+        return max(self.similarity_a, self.similarity_b)
+
+
+def _filtered_slices(doc: _StudentCode, other: _StudentCode) -> np.ndarray:
+    from copydetect.utils import find_fingerprint_overlap, get_copied_slices
+
+    idx, _ = find_fingerprint_overlap(doc.hashes, other.hashes, doc.hash_idx, other.hash_idx)
+    return np.asarray(get_copied_slices(idx, doc.k), dtype=np.int64).reshape(2, -1)
+
+
+def _per_cell(doc: _StudentCode, slices: np.ndarray) -> Iterable[tuple[_Cell, int, int]]:
+    """Each slice of the filtered code cut at cell boundaries: (cell, start, end), local to the cell."""
+    for start, end in zip(slices[0], slices[1]):
+        for cell in doc.cells:
+            lo, hi = max(start, cell.filtered[0]), min(end, cell.filtered[1])
+            if lo < hi:
+                yield cell, int(lo - cell.filtered[0]), int(hi - cell.filtered[0])
+
+
+def _raw_pos(cell: _Cell, pos: int) -> int:
+    """A position in the cell's filtered code mapped to its raw code (copydetect's own mapping)."""
+    keys = cell.offsets[:, 0]
+    i = min(int(np.searchsorted(keys, pos)), len(keys) - 1)
+    return pos + int(cell.offsets[i, 1])
+
+
+def _shared(doc_a: _StudentCode, doc_b: _StudentCode) -> list[Shared]:
+    """Matched tokens and raw spans per notebook, most matched tokens first."""
+    tokens: dict[str, int] = {}
+    spans: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
+    for side, (doc, other) in enumerate(((doc_a, doc_b), (doc_b, doc_a))):
+        for cell, lo, hi in _per_cell(doc, _filtered_slices(doc, other)):
+            if side == 0:
+                tokens[cell.notebook] = tokens.get(cell.notebook, 0) + hi - lo
+            code_len = cell.raw[1] - cell.raw[0]
+            start = min(_raw_pos(cell, lo), code_len)
+            end = code_len if hi >= cell.filtered[1] - cell.filtered[0] else min(_raw_pos(cell, hi), code_len)
+            text = doc.raw_code[cell.raw[0]:cell.raw[0] + code_len]
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end > start:
+                nb_start = doc.notebook_raw[cell.notebook][0]
+                spans.setdefault(cell.notebook, ([], []))[side].append(
+                    (cell.raw[0] + start - nb_start, cell.raw[0] + end - nb_start))
+    out = []
+    for name in sorted(set(tokens) | set(spans), key=lambda n: (-tokens.get(n, 0), n)):
+        a = doc_a.notebook_raw.get(name)
+        b = doc_b.notebook_raw.get(name)
+        sa, sb = spans.get(name, ([], []))
+        out.append(Shared(name, tokens.get(name, 0),
+                          doc_a.raw_code[a[0]:a[1]].rstrip() if a else "", _merged(sa),
+                          doc_b.raw_code[b[0]:b[1]].rstrip() if b else "", _merged(sb)))
+    return out
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _students(course: Path, assignment: str) -> list[str]:
+    submitted = course / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def screen(course: Path, assignment: str = "ps1", students: list[str] | None = None,
+           min_tokens: int = MIN_TOKENS, min_similarity: float = MIN_SIMILARITY) -> list[Pair]:
+    """The pairs of students whose solution code of the whole assignment is near-identical,
+    most similar first.
+
+    Reads ``<course>/submitted/<student>/<assignment>/*.ipynb`` (every student folder
+    when ``students`` is None) and takes the boilerplate from
+    ``<course>/release/<assignment>/*.ipynb``. A pair is reported when at least
+    ``min_tokens`` tokens of normalised code match AND at least ``min_similarity`` of
+    the smaller solution's tokens are found in the other (see the module docstring).
+    A student with no code of their own, or with fewer than ``min_tokens`` tokens of
+    it, is never reported."""
+    from copydetect import compare_files
+
+    if min_tokens < 1:
+        raise ValueError(f"min_tokens must be at least 1, got {min_tokens}")
+    if not 0.0 < min_similarity <= 1.0:
+        raise ValueError(f"min_similarity must be in (0, 1], got {min_similarity}")
+    course = Path(course)
+    names = sorted(set(_students(course, assignment) if students is None else students))
+    boilerplate = _boilerplate(course / "release" / assignment)
+    docs = {s: _fingerprint(s, _student_notebooks(course, assignment, s), boilerplate) for s in names}
+    eligible = [s for s in names if docs[s].token_coverage >= min_tokens]
+    pairs = []
+    for a, b in combinations(eligible, 2):
+        doc_a, doc_b = docs[a], docs[b]
+        small, large = (doc_a.hashes, doc_b.hashes) if len(doc_a.hashes) <= len(doc_b.hashes) else \
+            (doc_b.hashes, doc_a.hashes)
+        if large.isdisjoint(small):
+            continue
+        overlap_a, (sim_a, sim_b), _ = compare_files(doc_a, doc_b)
+        overlap_b = sim_b * doc_b.token_coverage
+        matched = int(round(min(overlap_a, overlap_b)))
+        sim_a, sim_b = min(float(sim_a), 1.0), min(float(sim_b), 1.0)
+        if matched < min_tokens or max(sim_a, sim_b) < min_similarity:
+            continue
+        shared = _shared(doc_a, doc_b)
+        pairs.append(Pair(a, b, sim_a, sim_b, matched, [s.notebook for s in shared if s.tokens > 0], shared))
+    pairs.sort(key=lambda p: (-p.similarity, -p.matched_tokens, p.student_a, p.student_b))
+    return pairs
+
+
+# --------------------------------------------------------------------------- report
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a1a1a; }
+.notice { border: 2px solid #8a5a00; background: #fff6e0; padding: .6rem 1rem; font-weight: 600; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #bbb; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+table.code { width: 100%; table-layout: fixed; }
+pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
+mark { background: #ffe066; color: inherit; }
+h2 { margin-top: 2rem; }
+"""
+
+
+def _highlighted(code: str, spans: list[tuple[int, int]]) -> str:
+    """The code, html-escaped, with the matched spans in <mark> (copydetect.utils.highlight_overlap)."""
+    from copydetect.utils import highlight_overlap
+
+    if not code:
+        return "<em>(no code)</em>"
+    if not spans:
+        return html.escape(code)
+    slices = np.array([[s for s, _ in spans], [e for _, e in spans]], dtype=np.int64)
+    marked, _ = highlight_overlap(code, slices, "<mark>", "</mark>", escape_html=True)
+    return marked
+
+
+def write_report(pairs: Sequence[Pair], folder: Path, *, students: int | None = None,
+                 min_tokens: int = MIN_TOKENS, min_similarity: float = MIN_SIMILARITY) -> tuple[Path, Path]:
+    """Write ``similarity.csv`` (one row per pair) and ``similarity.html`` (self-contained:
+    no script, no external resource; each pair's matched code side by side, matches
+    highlighted, everything html-escaped) into ``folder``; return their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, html_path = folder / CSV_NAME, folder / HTML_NAME
+
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for p in pairs:
+            tokens = {s.notebook: s.tokens for s in p.shared}
+            writer.writerow([p.student_a, p.student_b, f"{p.similarity_a:.3f}", f"{p.similarity_b:.3f}",
+                             p.matched_tokens, ";".join(p.notebooks),
+                             ";".join(str(tokens.get(n, 0)) for n in p.notebooks)])
+
+    e = html.escape
+    class_size = f" among {students} students" if students is not None else ""
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           "<title>Similarity screening of solution code</title>", f"<style>{_STYLE}</style></head><body>",
+           f'<p class="notice">{e(NOTICE)} A pair listed here is not a finding of misconduct: '
+           "look at the code and decide.</p>",
+           "<h1>Similarity screening of solution code</h1>",
+           f"<p>{len(pairs)} pair(s){e(class_size)} share at least {min_tokens} tokens of normalised solution code "
+           f"and at least {min_similarity:.0%} of the smaller solution. Only solution code cells are compared, "
+           "without the lines the release notebook already had; identifiers, strings, comments and whitespace "
+           "are normalised away (copydetect, winnowing as in MOSS), and code of the release notebooks is "
+           "boilerplate. A token is one character of normalised code (an identifier counts 1). "
+           "Highlighted: code found in the other student's solution.</p>"]
+    if pairs:
+        out.append("<table><tr><th>#</th><th>student a</th><th>student b</th><th>share of a</th>"
+                   "<th>share of b</th><th>matched tokens</th><th>notebooks, most shared first</th></tr>")
+        for i, p in enumerate(pairs, 1):
+            out.append(f'<tr><td><a href="#pair-{i}">{i}</a></td><td>{e(p.student_a)}</td><td>{e(p.student_b)}</td>'
+                       f"<td>{p.similarity_a:.0%}</td><td>{p.similarity_b:.0%}</td><td>{p.matched_tokens}</td>"
+                       f"<td>{e(', '.join(p.notebooks))}</td></tr>")
+        out.append("</table>")
+    else:
+        out.append("<p><strong>No pair reached the thresholds.</strong></p>")
+    for i, p in enumerate(pairs, 1):
+        out.append(f'<h2 id="pair-{i}">{i}. {e(p.student_a)} and {e(p.student_b)}: '
+                   f"{p.similarity_a:.0%} / {p.similarity_b:.0%}, {p.matched_tokens} matched tokens</h2>")
+        for s in p.shared:
+            if s.tokens == 0 and not s.spans_a and not s.spans_b:
+                continue
+            out.append(f"<h3>{e(s.notebook)}: {s.tokens} matched tokens</h3>")
+            out.append(f'<table class="code"><tr><th>{e(p.student_a)}</th><th>{e(p.student_b)}</th></tr>'
+                       f"<tr><td><pre>{_highlighted(s.code_a, s.spans_a)}</pre></td>"
+                       f"<td><pre>{_highlighted(s.code_b, s.spans_b)}</pre></td></tr></table>")
+    out.append("</body></html>")
+    html_path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return csv_path, html_path
+
+
+# --------------------------------------------------------------------------- command line
+
+def _table(pairs: Sequence[Pair]) -> str:
+    rows = [("student a", "student b", "share a", "share b", "tokens", "notebooks")]
+    rows += [(p.student_a, p.student_b, f"{p.similarity_a:.0%}", f"{p.similarity_b:.0%}", str(p.matched_tokens),
+              ", ".join(Path(n).stem for n in p.notebooks[:3]) + (", ..." if len(p.notebooks) > 3 else ""))
+             for p in pairs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.instructor.grading.similarity",
+        description="Similarity screening of solution code: pairs of students whose solution code is "
+                    "near-identical after normalising names, comments and whitespace. For a person to judge; "
+                    "no score is changed.")
+    parser.add_argument("--course", type=Path, default=None,
+                        help="course root holding submitted/ and release/ (default: found from the cwd)")
+    parser.add_argument("--assignment", default="ps1")
+    parser.add_argument("--min-tokens", type=int, default=MIN_TOKENS,
+                        help=f"fewest matched tokens of normalised code, across the assignment (default {MIN_TOKENS})")
+    parser.add_argument("--min-similarity", type=float, default=MIN_SIMILARITY,
+                        help="least share of the smaller solution found in the other "
+                             f"(default {MIN_SIMILARITY})")
+    args = parser.parse_args(argv)
+    if args.min_tokens < 1:
+        parser.error("--min-tokens must be at least 1")
+    if not 0.0 < args.min_similarity <= 1.0:
+        parser.error("--min-similarity must be in (0, 1]")
+    if args.course is None:
+        from course_lib.instructor.release import course_root
+        args.course = course_root()
+    course = args.course.resolve()
+    if not (course / "submitted").is_dir():
+        print(f"similarity: no submitted/ folder in {course}", file=sys.stderr)
+        return 2
+    students = _students(course, args.assignment)
+    pairs = screen(course, args.assignment, students, args.min_tokens, args.min_similarity)
+    csv_path, html_path = write_report(pairs, course / "grading" / args.assignment, students=len(students),
+                                       min_tokens=args.min_tokens, min_similarity=args.min_similarity)
+    print(f"Similarity screening of {args.assignment}, {len(students)} students "
+          f"(>= {args.min_tokens} matched tokens and >= {args.min_similarity:.0%} of the smaller solution). "
+          f"{NOTICE}")
+    print(_table(pairs) if pairs else "No pair reached the thresholds.")
+    print(f"Report: {html_path}\nTable:  {csv_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
