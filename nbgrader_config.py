@@ -10,8 +10,12 @@
 #               nbgrader autograde ps1
 #               grade written answers in formgrader
 #               nbgrader generate_feedback ps1
-# or, all of it with student code confined and checked for tampering:
-#               course-grade submitted/   (see README, "For instructors")
+# or, all of it with student code confined and checked for tampering, then
+# the rest of the loop (see README, "For instructors"):
+#               course-grade submitted/   (or a folder of LMS zips)
+#               course-grade rubric       (the page to keep beside formgrader)
+#               grade written answers in formgrader
+#               course-grade final        (late policy, LMS CSVs, feedback pages)
 # `make release` (python -m course_lib.instructor.release) regenerates release/
 # with the same settings in a scratch course root, so it touches no gradebook.
 import os

@@ -141,10 +141,14 @@ class Graded:
     screenshots: list[Path] = field(default_factory=list)
 
 
-def _screenshot(page, folder: Path | None, name: str, shots: list[Path]) -> None:
+def _screenshot(page, cell, folder: Path | None, name: str, shots: list[Path]) -> None:
+    """The window with ``cell`` in its middle (formgrader's own scrolling, animated by jQuery
+    when a box gets focus, finished first), under formgrader's bar naming the student."""
     if folder is not None:
+        page.wait_for_function("() => !window.jQuery || jQuery(':animated').length === 0", timeout=10_000)
+        cell.evaluate("e => e.scrollIntoView({block: 'center'})")
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / name), full_page=True)
+        page.screenshot(path=str(folder / name))
         shots.append(folder / name)
 
 
@@ -176,10 +180,9 @@ def grade_written_answer(page, base_url: str, token: str, assignment: str, stude
     """
     url = open_submission(page, base_url, token, assignment, student, notebook)
     cell = page.locator(".nbgrader_cell", has=page.locator(f'input.score[id="{grade_id}"]'))
-    cell.scroll_into_view_if_needed()
     shots: list[Path] = []
     stem = f"{notebook}_{student}_{grade_id}"
-    _screenshot(page, screenshot_dir, f"{stem}_before.png", shots)
+    _screenshot(page, cell, screenshot_dir, f"{stem}_before.png", shots)
     answer_text = cell.locator(".panel-body").inner_text()
 
     def saved(kind: str):
@@ -198,6 +201,6 @@ def grade_written_answer(page, base_url: str, token: str, assignment: str, stude
     for response in (grade_response.value, comment_response.value):
         assert response.ok, f"formgrader refused to save: {response.status} {response.url}: {response.text()[:500]}"
     page.wait_for_function("() => !document.querySelector('.glyphicon-refresh')", timeout=30_000)  # icons settled
-    _screenshot(page, screenshot_dir, f"{stem}_after.png", shots)
+    _screenshot(page, cell, screenshot_dir, f"{stem}_after.png", shots)
     return Graded(url=url, answer_text=answer_text, grade=grade_response.value.json(),
                   comment=comment_response.value.json(), screenshots=shots)

@@ -42,6 +42,8 @@ HOSTILE_CODE = {
                           "hg.check_c = lambda *args, **kwargs: None",
     "gigabytes_of_output": "while True:\n    print('x' * 10**6)",
     "os_exit": "import os\nos._exit(0)",
+    # prints the source of every cell it runs after this one, hidden tests included, into their outputs
+    "echoes_cells": "get_ipython().events.register('post_run_cell', lambda result: print(result.info.raw_cell))",
 }
 HOSTILE_EDITS = ("edits_test_cell", "deletes_test_cell", "retypes_test_cell", "corrupt_json")
 HOSTILE = (*HOSTILE_CODE, *HOSTILE_EDITS)

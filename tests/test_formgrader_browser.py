@@ -86,7 +86,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = G.make_course(tmp / "course")
     G.submit(root, STUDENT, _submission(root), folder=tmp / "inbox")  # inbox/zoe/ps1/01_hand_gradients.ipynb
     start = time.monotonic()
-    results, rejected, abort = grade_class(Options(submissions=tmp / "inbox", course=root, jobs=1, progress=False))
+    while True:  # course-grade runs one at a time per machine: wait (bounded) for another test's run
+        try:
+            results, rejected, abort = grade_class(Options(submissions=tmp / "inbox", course=root, jobs=1,
+                                                           progress=False))
+            break
+        except RuntimeError as err:
+            if "another course-grade is running" not in str(err) or time.monotonic() - start > 300:
+                raise
+            time.sleep(3)
     print(f"autograding took {time.monotonic() - start:.1f} s")
     assert not rejected and abort is None, (rejected, abort)
     # (not asserted: ``flagged``, which a concurrent edit of course_lib's own files during the run sets)
@@ -155,7 +163,7 @@ def test_ta_grades_a_written_answer_in_formgrader(course, browser):
                                          COMMENT, screenshot_dir=ARTIFACTS)
         page_text = page.inner_text("#notebook")
     print(f"JupyterLab answered after {started:.1f} s; grading in the browser took "
-          f"{time.monotonic() - start - started:.1f} s")
+          f"{time.monotonic() - start - started:.1f} s; blocked: {blocked}; page errors: {errors}")
     context.close()
 
     assert "/formgrader/submissions/" in graded.url, graded.url

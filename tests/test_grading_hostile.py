@@ -140,6 +140,7 @@ EXPECTED = {
     "patches_course_lib": (None, "[patches-course_lib]", {"tampered"}),
     "gigabytes_of_output": ("printed more than", None, {"crashed"}),
     "os_exit": ("kernel died", None, {"crashed"}),
+    "echoes_cells": (None, None, {"passed"}),
     "edits_test_cell": (None, "[test-cell-edited]", {"tampered"}),
     "deletes_test_cell": (None, "[test-cell-missing]", {"missing cell"}),
     "retypes_test_cell": (None, "[test-cell-retyped]", {"tampered"}),
@@ -199,6 +200,31 @@ def test_flagged_students_get_a_banner_in_their_feedback(hostile_run):
     assert "Flagged for review by a person" in page and "patches-course_lib" in page
     clean = (root / "feedback" / "alice" / "ps1" / "feedback.html").read_text()
     assert "Flagged for review" not in clean
+
+
+@needs_bwrap
+def test_no_feedback_page_shows_a_hidden_test(hostile_run):
+    """Every student's page (clean, tampered, crashed, and one whose code echoes each cell it
+    runs, hidden tests included, into the outputs) is free of every hidden-test line."""
+    import html
+    import re
+
+    import nbformat
+
+    from course_lib.instructor import nbmeta
+
+    root = hostile_run["root"]
+    source = nbformat.read(str(root / "source_notebooks" / "ps1" / G.NOTEBOOK), as_version=4)
+    hidden = {line.strip() for c in source.cells for line in nbmeta.hidden_test_lines(c) if line.strip()}
+    echoed = nbformat.writes(nbformat.read(str(root / "autograded" / "echoes_cells" / "ps1" / G.NOTEBOOK), 4))
+    assert any(h in echoed for h in hidden), "the echo attack did not echo: this test would prove nothing"
+    pages = sorted((root / "feedback").rglob("*.html")) + sorted((root / "grading" / "ps1" / "feedback").glob("*"))
+    graded = [s for s, r in hostile_run["results"].items() if not any(p["status"] == "unreadable"
+                                                                      for p in r["problems"])]
+    assert len(pages) >= 2 * len(graded)
+    for page in pages:
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        assert not [h for h in hidden if h in text], f"{page} shows a hidden test"
 
 
 @needs_bwrap

@@ -268,12 +268,13 @@ def test_hide_hidden_tests_strips_regions_tracebacks_and_quotes():
 def test_feedback_message_shows_the_check_message_never_the_traceback(tmp_path):
     secrets = feedback.Secrets({HIDDEN})
     cell = _autograded_cell(TEST_SOURCE, [
-        {"output_type": "stream", "name": "stdout", "text": "PASSED: check_x\n"},
+        {"output_type": "stream", "name": "stdout", "text": "PASSED: check_x\nc2VjcmV0 (what a hook printed)\n"},
         {"output_type": "error", "ename": "CheckFailure", "evalue": f"x.f: for a=2.0 got 1 want 3\nstack: {HIDDEN}",
          "traceback": [f"\x1b[31m{HIDDEN}\x1b[0m"]}])
     text = feedback.message(cell, secrets)
     assert "CHECK FAILED" in text and "for a=2.0 got 1 want 3" in text and "PASSED: check_x" in text
     assert HIDDEN not in text and feedback.REDACTED in text
+    assert "c2VjcmV0" not in text, "lines student code printed (a hook echoing cells) reached the feedback"
     flood = _autograded_cell("x", [{"output_type": "stream", "name": "stdout", "text": "y" * 50_000}])
     assert len(feedback.message(flood, secrets)) < feedback.MAX_MESSAGE + 100
 
@@ -284,3 +285,14 @@ def test_secrets_are_the_hidden_lines_no_release_notebook_shows():
     release = {line.strip() for p in grading_course.nbrun.RELEASE_DIR.glob("*.ipynb")
                for c in nbformat.read(str(p), as_version=4).cells for line in nbmeta.source_lines(c)}
     assert not secrets.lines & release
+
+
+def test_a_students_exception_text_is_cut_in_check_messages():
+    from course_lib.checks._harness import MAX_EXC_TEXT, CheckFailure, call
+
+    def noisy():
+        raise ValueError("x" * 10_000)
+
+    with pytest.raises(CheckFailure) as err:
+        call("Value.__mul__", "a * b", noisy)
+    assert "raised ValueError: xxx" in str(err.value) and len(str(err.value)) < MAX_EXC_TEXT + 200

@@ -206,6 +206,18 @@ def test_parallel_grading_into_postgresql(postgres, uninterrupted, tmp_path):
         assert G.gradebook_scores(root, student, postgres) == G.gradebook_scores(uninterrupted, student), student
     with sqlite3.connect(root / "gradebook.db") as db:  # nothing went to the SQLite file
         assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == 0
+    # the final grades and nbgrader's own export read the same PostgreSQL gradebook and agree
+    final = subprocess.run([sys.executable, "-m", "course_lib.instructor.grading.cli", "final", "--db-url", postgres],
+                           cwd=root, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 1 and "PROVISIONAL" in final.stderr, final.stderr[-3000:]  # written answers wait
+    with open(root / "grading" / "ps1" / "final.csv", newline="") as f:
+        raw = {r["student"]: float(r["raw"]) for r in csv.DictReader(f)}
+    export = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "export", "--to", str(tmp_path / "e.csv"),
+                             f"--CourseDirectory.db_url={postgres}"], cwd=root, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert export.returncode == 0, export.stderr[-3000:]
+    with open(tmp_path / "e.csv", newline="") as f:
+        assert {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)} == raw
 
 
 def test_one_course_grade_per_machine(tmp_path):

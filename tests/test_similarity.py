@@ -16,21 +16,20 @@ Only (alice, carol) may be reported.
 """
 from __future__ import annotations
 
-import ast
-import builtins
+import copy
 import csv
-import io
-import keyword
+import json
+import random
 import re
 import shutil
 import time
-import tokenize
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import nbrun
+from classmates import disguised
 from course_lib.instructor import nbmeta
 from course_lib.instructor.grading import similarity
 from course_lib.instructor.release import solution_filled
@@ -39,99 +38,6 @@ pytest.importorskip("copydetect", reason="copydetect (the grading extra) is not 
 
 ASSIGNMENT = "ps1"
 SCRIPT = "<script>alert(1)</script>"
-
-
-# --------------------------------------------------------------------------- carol: alice disguised
-
-def _release_names(release_nb: nbformat.NotebookNode) -> set[str]:
-    """Every name token of the release notebook's code: names the starter code gives."""
-    names: set[str] = set()
-    for cell in release_nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            toks = list(tokenize.generate_tokens(io.StringIO(cell.source).readline))
-        except (tokenize.TokenError, IndentationError, SyntaxError):
-            continue
-        names.update(t.string for t in toks if t.type == tokenize.NAME)
-    return names
-
-
-def _defined_names(sources: list[str]) -> set[str]:
-    """Names bound by the code (assignment targets, loop/with/except targets, functions,
-    classes, parameters, import aliases) and attributes assigned (``obj.attr = ...``)."""
-    names: set[str] = set()
-    for src in sources:
-        for node in ast.walk(ast.parse(src)):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                names.add(node.attr)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, ast.arg):
-                names.add(node.arg)
-            elif isinstance(node, ast.alias) and node.asname:
-                names.add(node.asname)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                names.add(node.name)
-    return names
-
-
-def _rename_in_fstring(literal: str, renames: dict[str, str]) -> str:
-    prefix = re.match(r"[A-Za-z]*", literal).group(0)
-    if "f" not in prefix.lower():
-        return literal
-    return re.sub(r"\{([^{}]*)\}",
-                  lambda m: "{" + re.sub(r"\b[A-Za-z_]\w*\b", lambda n: renames.get(n.group(0), n.group(0)),
-                                         m.group(1)) + "}", literal)
-
-
-def _disguise_cell(source: str, renames: dict[str, str], extra_comment: str | None = None) -> str:
-    """The cell with names renamed, comments replaced or dropped, re-spaced by
-    ``tokenize.untokenize``'s compatibility mode, a blank line after every line ending in ':'."""
-    out = []
-    previous = None
-    for n, tok in enumerate(tokenize.generate_tokens(io.StringIO(source).readline)):
-        kind, text = tok.type, tok.string
-        if kind == tokenize.NAME and text in renames and not (previous is not None and previous.string == "."
-                                                              and text not in renames.get("__attrs__", ())):
-            text = renames[text]
-        elif kind == tokenize.STRING:
-            text = _rename_in_fstring(text, renames)
-        elif kind == tokenize.COMMENT:
-            text = "# (my own working)" if n % 2 else ""
-        out.append((kind, text))
-        previous = tok
-    code = tokenize.untokenize(out)
-    code = re.sub(r":[ \t]*\n", ":\n\n", code)
-    code = "\n".join(line.rstrip() for line in code.split("\n"))
-    if extra_comment:
-        code = f"# {extra_comment}\n" + code
-    return code
-
-
-def disguised(solved: nbformat.NotebookNode, release_nb: nbformat.NotebookNode,
-              extra_comment: str | None = None) -> nbformat.NotebookNode:
-    """``solved`` with every identifier its solution cells define, and the release does not
-    give, renamed consistently over the whole notebook; ``extra_comment`` goes on top of
-    the first solution code cell."""
-    nb = nbmeta.read(solved)
-    cells = [c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code"]
-    given = _release_names(release_nb)
-    defined = _defined_names([c.source for c in cells])
-    mine = sorted(n for n in defined - given
-                  if not keyword.iskeyword(n) and not hasattr(builtins, n) and not n.startswith("__"))
-    renames: dict = {name: f"q{i}_{name[::-1].strip('_') or 'x'}" for i, name in enumerate(mine)}
-    attrs = set()
-    for c in cells:
-        attrs |= {node.attr for node in ast.walk(ast.parse(c.source))
-                  if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
-    renames["__attrs__"] = attrs - given
-    for i, cell in enumerate(cells):
-        cell.source = _disguise_cell(cell.source, renames, extra_comment if i == 0 else None)
-        ast.parse(cell.source)  # still Python
-    return nb
 
 
 # --------------------------------------------------------------------------- erin: her own engine
@@ -359,6 +265,27 @@ def test_dave_short_identical_code_is_not_a_pair(klass):
     assert _measured(klass, "alice", "dave")[0] < similarity.MIN_TOKENS
 
 
+def test_min_tokens_protects_a_short_identical_function(tmp_path):
+    """Two students whose only code is the same three-line ``collapse`` (notebook 06): 100%
+    similar, but too short to mean anything, so not a pair; it is one when min_tokens is
+    lowered below its size (the threshold, not chance, decides)."""
+    root = _course(tmp_path)
+    name = "06_representation.ipynb"
+    solved = _solved(name)
+    for student in ("xavier", "yves"):
+        nb = nbmeta.read(nbrun.RELEASE_DIR / name)
+        for cell in nb.cells:
+            if nbmeta.grade_id(cell) == "collapse":
+                cell.source = next(c.source for c in solved.cells if nbmeta.grade_id(c) == "collapse")
+        _submit(root, student, name, nb)
+    assert similarity.screen(root, ASSIGNMENT) == []
+    found = similarity.screen(root, ASSIGNMENT, min_tokens=30)
+    assert [(p.student_a, p.student_b) for p in found] == [("xavier", "yves")]
+    assert found[0].similarity_a == found[0].similarity_b == 1.0
+    assert 30 <= found[0].matched_tokens < similarity.MIN_TOKENS, found[0]
+    assert found[0].notebooks == [name]
+
+
 def test_erin_independent_engine_is_not_paired_with_alice(klass):
     matched, share_alice, share_erin = _measured(klass, "alice", "erin")
     assert share_erin < 0.5, f"erin's own engine shares {share_erin:.0%} of her code with alice's"
@@ -411,6 +338,24 @@ def test_starter_code_alone_never_counts(tmp_path):
     for path in nbrun.release_notebooks():
         assert similarity.solution_code(path, path) == "", path.name
     assert similarity.screen(root, ASSIGNMENT, min_tokens=1, min_similarity=1e-9) == []
+
+
+def test_given_lines_are_recognised_when_respaced(tmp_path):
+    """A stub the student re-indented, re-spaced, stripped of its comments and padded with
+    blank lines is still no code of theirs."""
+    for path in nbrun.release_notebooks():
+        nb = nbmeta.read(path)
+        for cell in nb.cells:
+            if nbmeta.is_solution(cell) and cell.cell_type == "code":
+                cell.source = "\n\n".join("  " + line.split("  #")[0].replace(" = ", "=").replace(", ", ",")
+                                          for line in cell.source.split("\n")
+                                          if not line.strip().startswith("#"))
+        dest = tmp_path / path.name
+        nbformat.write(nb, str(dest))
+        assert similarity.solution_code(dest, path) == "", (path.name, similarity.solution_code(dest, path))
+        solved = tmp_path / f"solved_{path.name}"
+        nbformat.write(_solved(path.name), str(solved))
+        assert similarity.solution_code(solved, path) != "", path.name
 
 
 def test_starter_code_is_boilerplate_even_when_moved(tmp_path):
@@ -466,22 +411,56 @@ def test_main_writes_the_report(klass, capsys):
     assert "No pair reached the thresholds" in capsys.readouterr().out
 
 
+def test_vectorised_comparison_is_copydetects(klass):
+    """screen's pairwise comparison gives the numbers of ``copydetect.compare_files``."""
+    from copydetect import compare_files
+
+    boilerplate = similarity._boilerplate(klass / "release" / ASSIGNMENT)
+    docs = {s: similarity._fingerprint(s, similarity._student_notebooks(klass, ASSIGNMENT, s), boilerplate)
+            for s in ("alice", "carol", "erin")}
+    for a, b in (("alice", "carol"), ("carol", "alice"), ("alice", "erin")):
+        overlap, (sim_a, sim_b), _ = compare_files(docs[a], docs[b])
+        (mine_a, mine_sim_a, _), (mine_b, mine_sim_b, _) = similarity._compare(docs[a], docs[b])
+        assert (mine_a, mine_sim_a, mine_sim_b) == pytest.approx((overlap, sim_a, sim_b)), (a, b)
+        found = similarity.screen(klass, ASSIGNMENT, [a, b], min_tokens=1, min_similarity=1e-9)
+        if overlap:
+            pair = found[0]
+            expected = (sim_a, sim_b) if pair.student_a == a else (sim_b, sim_a)
+            assert (pair.similarity_a, pair.similarity_b) == pytest.approx(expected), (a, b)
+            assert pair.matched_tokens == min(mine_a, mine_b)
+        else:
+            assert found == []
+
+
+def _write_nb(path: Path, nb: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb))
+
+
+def _own_variant(code: str, rng: random.Random) -> str:
+    """A stand-in for code a student wrote their own way: as many lines, of about the same
+    length, of numbers nobody else has (numbers survive normalisation)."""
+    return "\n".join(f"v = [{', '.join(str(rng.randrange(10**6)) for _ in range(max(1, len(line) // 9)))}]"
+                     for line in code.split("\n") if line.strip())
+
+
 def test_time_is_bounded(tmp_path):
-    """50 students, each alice's solutions with a share of the lines changed, so that the
-    pairs really overlap: fingerprinting each once and comparing pairwise stays fast."""
+    """50 students whose solutions are alice's with a random half of the cells their own
+    (so every pair shares code and is really compared), and one planted copy: the planted
+    pair and nothing else, fast. A class of 400 is 65 times the pairs."""
     root = _course(tmp_path)
     names = [p.name for p in nbrun.release_notebooks()]
-    solved = {name: _solved(name) for name in names}
+    solved = {name: json.loads(nbformat.writes(_solved(name))) for name in names}
     for i in range(50):
+        rng = random.Random(0 if i == 1 else i)  # s01 is a copy of s00
         for name in names:
-            nb = nbmeta.read(solved[name])
-            for j, cell in enumerate(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code"):
-                if (i + j) % 3 == 0:  # a third of each student's cells are their own variant
-                    cell.source = "\n".join(f"{line}  # {i}" if k % 2 else line.replace("=", f"= {i} +", 1)
-                                            for k, line in enumerate(cell.source.split("\n")))
-            _submit(root, f"s{i:02d}", name, nb)
+            nb = copy.deepcopy(solved[name])
+            for cell in nb["cells"]:
+                if cell["cell_type"] == "code" and nbmeta.is_solution(cell) and rng.random() < 0.5:
+                    cell["source"] = _own_variant("".join(cell["source"]), rng)
+            _write_nb(root / "submitted" / f"s{i:02d}" / ASSIGNMENT / name, nb)
     start = time.perf_counter()
     found = similarity.screen(root, ASSIGNMENT)
     elapsed = time.perf_counter() - start
-    assert found, "students sharing most of their code should be found"
+    assert [(p.student_a, p.student_b) for p in found] == [("s00", "s01")], found[:5]
     assert elapsed < 60, f"screening 50 students took {elapsed:.1f} s"

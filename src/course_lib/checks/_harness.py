@@ -110,6 +110,19 @@ def time_budget(seconds: float | None = None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+#: Characters of a student's exception message quoted in a check's message (a longer one is cut).
+MAX_EXC_TEXT = 300
+
+
+def _exc_text(exc: BaseException) -> str:
+    """The exception's message, cut at :data:`MAX_EXC_TEXT` characters."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a student's __str__ may raise too
+        return f"<{type(exc).__name__} whose message cannot be printed>"
+    return text if len(text) <= MAX_EXC_TEXT else text[:MAX_EXC_TEXT] + " [...]"
+
+
 def _student_frame(exc: BaseException) -> str:
     """``' (line N of your code: `...`)'`` for the innermost frame outside course_lib."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -150,7 +163,7 @@ def call(method: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: A
         ) from None
     except Exception as exc:  # anything the student's code raised
         raise CheckFailure(
-            f"{method}: {what} raised {type(exc).__name__}: {exc}{_student_frame(exc)}"
+            f"{method}: {what} raised {type(exc).__name__}: {_exc_text(exc)}{_student_frame(exc)}"
         ) from None
 
 

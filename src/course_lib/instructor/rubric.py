@@ -14,19 +14,17 @@ of contents, then per notebook and written answer a section with the id
 jumps to it), its points, the question (the locked markdown cells just before
 the answer cell) and the model answer and rubric.
 
-The page loads nothing: CSS inline, no script, math left as TeX text, images
-of the question cells embedded. It holds the solutions: keep it with the
+The page loads nothing: CSS inline, no script, math left as TeX text (as
+formgrader shows it offline), images embedded. It holds the solutions: keep it with the
 graders, never hand it to students.
 """
 from __future__ import annotations
 
 import argparse
-import base64
 import html
-import mimetypes
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -47,8 +45,8 @@ class RubricEntry:
     ``notebook`` is the notebook's name without ``.ipynb`` (nbgrader's notebook
     id, ``01_hand_gradients``); ``question`` the markdown of the locked cells
     just before the answer; ``answer`` the text of the answer cell's solution
-    region (model answer and rubric); ``images`` the question's images as
-    ``data:`` URLs by the name its markdown uses.
+    region (model answer and rubric); ``folder`` the notebook's folder and
+    ``attachments`` the attachments of the question and answer cells, for their images.
     """
 
     notebook: str
@@ -56,7 +54,8 @@ class RubricEntry:
     points: float
     question: str
     answer: str
-    images: tuple[tuple[str, str], ...] = ()
+    folder: str = ""
+    attachments: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def anchor(self) -> str:
@@ -96,37 +95,19 @@ class RubricEntry:
 def _question_cells(nb: NotebookNode, index: int) -> list[NotebookNode]:
     """The locked, ungraded markdown cells that ask the question answered in cell ``index``:
     the nearest run of them above it, looking past code cells (a code answer and its test cell
-    may sit between question and written answer), stopping at the previous graded cell."""
+    may sit between question and written answer), from the nearest one that starts with a
+    heading (``## (a) ...``: the part begins there, the cells above introduce something else);
+    none when the previous written answer comes first."""
     cells: list[NotebookNode] = []
     for cell in reversed(nb.cells[:index]):
         is_question = cell.cell_type == "markdown" and nbmeta.is_locked(cell) and not nbmeta.is_grade(cell)
         if is_question:
             cells.append(cell)
+            if cell.source.lstrip().startswith("#"):
+                break
         elif cells or (cell.cell_type == "markdown" and nbmeta.is_grade(cell)):
             break
     return cells[::-1]
-
-
-def _images(cells: list[NotebookNode], folder: Path) -> tuple[tuple[str, str], ...]:
-    """``(name in the markdown, data: URL)`` for each cell attachment and each relative image
-    file beside the notebook, so the page shows them without loading anything."""
-    found: dict[str, str] = {}
-    for cell in cells:
-        for name, bundle in (cell.get("attachments") or {}).items():
-            for mime, data in bundle.items():
-                if mime.startswith("image/"):
-                    data = "".join(data) if isinstance(data, list) else data
-                    if mime == "image/svg+xml":
-                        data = base64.b64encode(data.encode()).decode()
-                    found[f"attachment:{name}"] = f"data:{mime};base64,{data}"
-                    break
-        for ref in re.findall(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)", cell.source) + re.findall(
-                r"<img[^>]*\bsrc=[\"']([^\"']+)", cell.source):
-            path = folder / ref
-            if ":" not in ref and not ref.startswith("/") and path.is_file():
-                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                found[ref] = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
-    return tuple(found.items())
 
 
 def rubric_entries(source_dir: Path) -> list[RubricEntry]:
@@ -141,8 +122,8 @@ def rubric_entries(source_dir: Path) -> list[RubricEntry]:
             entries.append(RubricEntry(
                 notebook=path.stem, grade_id=str(nbmeta.grade_id(cell)), points=nbmeta.points(cell),
                 question="\n\n".join(c.source.strip() for c in question),
-                answer="\n".join(nbmeta.solution_lines(cell)).strip(),
-                images=_images(question, path.parent)))
+                answer="\n".join(nbmeta.solution_lines(cell)).strip(), folder=str(path.parent),
+                attachments={k: v for c in [*question, cell] for k, v in (c.get("attachments") or {}).items()}))
     return entries
 
 
@@ -165,7 +146,8 @@ section.answer { border: 1px solid var(--line); border-radius: 6px; padding: .8r
                  scroll-margin-top: .5rem; }
 section.answer:target { border-color: var(--accent); box-shadow: 0 0 0 3px rgba(11, 92, 173, .25); }
 .points { font-weight: 600; white-space: nowrap; }
-.label { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); margin: .8rem 0 .2rem; }
+.label { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted);
+         margin: .8rem 0 .2rem; }
 .question, .model, .rubric { border-radius: 4px; padding: .1rem .8rem; overflow-x: auto; }
 .question { background: #f5f5f5; }
 .model { background: var(--answer); }
@@ -188,17 +170,20 @@ def _demoted(match: re.Match) -> str:
     return f"<{close}h{min(6, int(level) + 3)}{attrs}>"
 
 
-def _markdown(text: str, images: tuple[tuple[str, str], ...] = ()) -> str:
-    """``text`` as HTML (nbconvert's markdown, math kept as TeX), headings moved below the
-    page's own (h1-h3) and without their ids and anchor links (unique ids on the page)."""
-    from nbconvert.filters import markdown2html
+def _markdown(text: str, entry: RubricEntry) -> str:
+    """``text`` as HTML (nbconvert's markdown, as formgrader renders a cell: math kept as TeX),
+    images embedded (``entry``'s attachments, files beside its notebook), headings moved
+    below the page's own (h1-h3) and without their ids and anchor links (unique ids)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    out = markdown2html(text)
+    renderer = IPythonRenderer(escape=False, embed_images=True, path=entry.folder,
+                               attachments=dict(entry.attachments))
+    try:
+        out = MarkdownWithMath(renderer=renderer).render(text)
+    except Exception as err:  # noqa: BLE001 - e.g. a missing attachment: name the answer
+        raise ValueError(f"{entry.anchor}: {err}") from err
     out = re.sub(r'<a class="anchor-link" href="#[^"]*">[^<]*</a>', "", out)
-    out = re.sub(r"<(/?)h([1-6])([^>]*)>", _demoted, out)
-    for name, url in images:
-        out = out.replace(f'src="{html.escape(name)}"', f'src="{url}"').replace(f'src="{name}"', f'src="{url}"')
-    return out
+    return re.sub(r"<(/?)h([1-6])([^>]*)>", _demoted, out)
 
 
 def _points(value: float) -> str:
@@ -228,11 +213,12 @@ def render(entries: list[RubricEntry], assignment: str, course_id: str = "") -> 
                       for p in e.problems()]
             if e.question.strip():
                 parts += ['<p class="label">Question</p>',
-                          f'<div class="question">{_markdown(e.question, e.images)}</div>']
+                          f'<div class="question">{_markdown(e.question, e)}</div>']
             if e.model_answer:
-                parts += ['<p class="label">Model answer</p>', f'<div class="model">{_markdown(e.model_answer)}</div>']
+                parts += ['<p class="label">Model answer</p>',
+                          f'<div class="model">{_markdown(e.model_answer, e)}</div>']
             if e.rubric:
-                parts += ['<p class="label">Rubric</p>', f'<div class="rubric">{_markdown(e.rubric)}</div>']
+                parts += ['<p class="label">Rubric</p>', f'<div class="rubric">{_markdown(e.rubric, e)}</div>']
             parts.append('<p class="top"><a href="#contents">Back to the contents</a></p></section>')
             body.append("\n".join(parts))
     course = f" of {esc(course_id)}" if course_id else ""

@@ -8,4 +8,10 @@ Execute (:mod:`.execute`) whose kernels are confined in bubblewrap
 (:mod:`course_lib.instructor.tamper`) and the shared-state checks
 (:mod:`.integrity`) run; per-problem statuses (:mod:`.summary`) go into a
 crash-safe journal (:mod:`.journal`); :mod:`.run` ties it together.
+
+After autograding (:mod:`.loop`, the ``course-grade`` subcommands): the late
+policy (:mod:`.late`), the final grades and their LMS files (:mod:`.final`),
+the feedback pages that never show a hidden test (:mod:`.feedback`), and the
+similarity screen of solution code (:mod:`.similarity`). The rubric page for
+formgrader is :mod:`course_lib.instructor.rubric`.
 """

@@ -6,8 +6,9 @@ page is built from data instead, never from that notebook's code:
 
 - per autograded test cell: the visible check call (the *release* notebook's
   cell, which never held a hidden test), what the student's code got (the
-  check's printed lines and the error's name and message, never a traceback),
-  the points and the status;
+  checks' ``PASSED`` lines and the error's name and message, never a traceback
+  nor anything else printed: student code can print the cells it ran), the
+  points and the status;
 - per written answer: the student's own text, the points and the grader's
   comment from formgrader (or "not graded yet"); the rubric never appears;
 - the totals, the late penalty with the policy, and a banner when the
@@ -37,6 +38,7 @@ from .final import NotebookGrade, StudentGrade
 from .late import LatePolicy
 
 MAX_MESSAGE = 3000          # characters of one test cell's message
+PASSED = "PASSED: "         # how every check's success line starts (checks._harness.passed)
 MIN_SECRET = 12             # hidden-test lines shorter than this are too generic to redact
 REDACTED = "[line removed: it quotes a hidden test]"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -65,8 +67,8 @@ class Secrets:
 
 
 def _text(output) -> str:
-    if output.get("output_type") == "stream":
-        return output.get("text", "")
+    if output.get("output_type") == "stream":  # only the checks' own lines, never what student code printed
+        return "\n".join(line for line in output.get("text", "").split("\n") if line.startswith(PASSED))
     if output.get("output_type") == "error":
         ename, evalue = output.get("ename", ""), str(output.get("evalue", ""))
         if ename in (TIMEOUT, KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT):
@@ -76,8 +78,6 @@ def _text(output) -> str:
         if ename == "AssertionError" and not evalue.strip():
             return "AssertionError: a hidden test found a wrong value"
         return f"{ename}: {evalue}"
-    if output.get("output_type") in ("execute_result", "display_data"):
-        return str(output.get("data", {}).get("text/plain", ""))
     return ""
 
 

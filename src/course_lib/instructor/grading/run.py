@@ -344,6 +344,23 @@ class ClassGrader:
                 r.findings += [f"grade changed in the gradebook after grading: {m}" for m in moved]
 
 
+def _similarity(grader: ClassGrader, results: list[StudentResult]) -> None:
+    """The similarity screen over the graded class (for a person; it changes no score)."""
+    from . import similarity
+
+    students = sorted(r.student for r in results)
+    try:
+        pairs = similarity.screen(grader.course, grader.opts.assignment, students)
+        _, html_path = similarity.write_report(pairs, grader.state, students=len(students))
+    except Exception as err:  # noqa: BLE001 - a screening failure must not lose the grades
+        log.warning("similarity screening failed (%s: %s); run `course-grade similarity` again",
+                    type(err).__name__, err)
+        return
+    names = ", ".join(f"{p.student_a}~{p.student_b}" for p in pairs[:5]) + (" ..." if len(pairs) > 5 else "")
+    print(f"similarity: {len(pairs)} pair(s) with near-identical solution code, for a person to judge"
+          + (f" ({names})" if pairs else "") + f": {html_path}")
+
+
 def grade_class(opts: Options) -> tuple[list[StudentResult], dict[str, str], str | None]:
     """Grade every submission; returns (results, rejected submissions, abort reason)."""
     grader = ClassGrader(opts)
@@ -353,6 +370,7 @@ def grade_class(opts: Options) -> tuple[list[StudentResult], dict[str, str], str
     print(table(results))
     for student, why in sorted(grader.rejected.items()):
         print(f"{student}: NOT GRADED: {why}")
+    _similarity(grader, results)
     print(f"grades: {output}\nper problem: {output.with_name('problems.csv')}\nlogs: {grader.state / 'logs'}")
     if grader.abort:
         print(f"STOPPED: {grader.abort}", file=sys.stderr)

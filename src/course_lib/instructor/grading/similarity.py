@@ -15,12 +15,15 @@ Method (``copydetect``, winnowing as in MOSS)
   says ``solution: true``. Given code, test cells and markdown are left out. In
   each solution cell, the lines the release notebook already had in the cell of
   the same ``grade_id`` (the given lines around the solution region, ``# YOUR
-  CODE HERE``, ``raise NotImplementedError()``) are left out too, and a cell the
-  student did not touch counts as no code.
+  CODE HERE``, ``raise NotImplementedError()``; lines compared without
+  whitespace and comments) are left out too, and a cell the student did not
+  touch counts as no code.
 * **Boilerplate.** Every k-gram of every code cell of the release notebooks
   (given code, starter stubs, test cells) is boilerplate: a match made of
   starter code, or of the given pattern students are meant to imitate, never
-  counts.
+  counts. (Dropped with a set lookup: copydetect 0.5's own boilerplate filter,
+  ``np.intersect1d(..., assume_unique=True)`` on hashes that are not unique,
+  also drops a student's repeated k-grams.)
 * **Normalisation.** copydetect tokenises each cell with pygments and writes
   every identifier as one letter (``V`` variable or attribute, ``F`` function,
   ``O`` class) and every string literal as ``S``, drops comments and whitespace,
@@ -31,11 +34,15 @@ Method (``copydetect``, winnowing as in MOSS)
   own (a cell with an unclosed string cannot swallow the next one, and no
   fingerprint spans two cells or two notebooks); a student's cells of all
   notebooks are then put end to end, in notebook and cell order, into one
-  document per student, fingerprinted **once**, and the documents are compared
-  pairwise with ``copydetect.compare_files``.
+  document per student (``# ===== notebook =====`` and ``# --- grade_id ---``
+  comment lines between them), fingerprinted **once**, and the documents are
+  compared pairwise with ``copydetect.compare_files``' measure (shared
+  fingerprints, ``get_copied_slices``, matched tokens over fingerprinted
+  tokens), computed with arrays instead of its per-hash Python loop.
 * **Tokens.** copydetect's unit: one character of the normalised code. An
   identifier or a string is 1 token, ``return`` is 6; ``self.grad += out.grad *
-  other.data`` is 15 tokens. The whole of ps1 solved is about 8,000 tokens.
+  other.data`` is 15 tokens. The whole of ps1 solved is about 6,300 tokens
+  once the given lines are left out.
 
 Thresholds: a pair is reported only when both hold
 ---------------------------------------------------
@@ -57,10 +64,11 @@ any string, to ``S``, so kernels themselves are not compared; a copier who
 restructures code (reorders statements, rewrites loops) is not found, as with
 any token-based screen.
 
-Cost: reading and fingerprinting is linear in the class; the pairwise
-comparison is a set intersection of fingerprints per pair (a class of 400 is
-80,000 pairs). Students with fewer than ``min_tokens`` fingerprinted tokens are
-never compared (they cannot reach the threshold).
+Cost: reading and fingerprinting (pygments) is linear in the class, about 0.2 s a
+student; the pairwise comparison is one boolean-table lookup of one student's
+fingerprints per pair, well under a millisecond (a class of 400 is 80,000 pairs).
+Students with fewer than ``min_tokens`` fingerprinted tokens are never compared
+(they cannot reach the threshold).
 """
 from __future__ import annotations
 
@@ -71,10 +79,10 @@ import functools
 import html
 import io
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -139,23 +147,20 @@ def _grade_id(cell: dict[str, Any]) -> str:
     return " ".join(str(gid).split()) if gid is not None else "?"
 
 
-def _line_keys(code: str) -> list[str]:
-    """Each line of ``code`` without its whitespace and comments (pygments' Python tokens),
-    so that a given line re-indented, re-spaced or stripped of its comment still reads
-    as the given line."""
-    from pygments import token
-    from pygments.lexers import PythonLexer
+_COMMENT = re.compile(r"""((?:[^#'"\n]|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*")*)#.*""")
+_SPACE = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
-    keys = [""]
-    for kind, text in PythonLexer(stripnl=False, ensurenl=False).get_tokens(code):
-        skip = kind in token.Text or kind in token.Comment
-        for i, part in enumerate(text.split("\n")):
-            if i:
-                keys.append("")
-            if not skip:
-                keys[-1] += "".join(part.split())
-    n = code.count("\n") + 1
-    return (keys + [""] * n)[:n]
+
+def _line_keys(code: str) -> list[str]:
+    """Each line of ``code`` without its whitespace and its comment, so that a given line
+    re-indented, re-spaced or stripped of its comment still reads as the given line
+    (a ``#`` inside a one-line string literal is not a comment)."""
+    keys = []
+    for line in code.split("\n"):
+        found = _COMMENT.match(line) if "#" in line else None
+        keys.append(_SPACE.sub("", found.group(1) if found else line))
+    return keys
 
 
 def _without_given_lines(code: str, given_keys: Sequence[str]) -> str:
@@ -169,7 +174,8 @@ def _without_given_lines(code: str, given_keys: Sequence[str]) -> str:
     drop = {own[j] for block in matcher.get_matching_blocks() for j in range(block.b, block.b + block.size)}
     if all(i in drop for i in own):
         return ""
-    return "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+    kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+    return _BLANK_LINES.sub("\n\n", kept)
 
 
 @functools.lru_cache(maxsize=64)
@@ -233,8 +239,20 @@ class _StudentCode:
     hash_idx: dict[int, list[int]]
     k: int
     token_coverage: float
+    positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # sorted
+    position_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # hash at each
+    unique_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))    # sorted
     cells: list[_Cell] = field(default_factory=list)
     notebook_raw: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def matched_positions(self, other: _StudentCode) -> np.ndarray:
+        """The fingerprint positions of this document whose hash ``other`` has, sorted: what
+        ``copydetect.utils.find_fingerprint_overlap`` returns for it, vectorised."""
+        if not len(self.positions) or not len(other.unique_hashes):
+            return np.zeros(0, np.int64)
+        j = np.searchsorted(other.unique_hashes, self.position_hashes)
+        j[j == len(other.unique_hashes)] = 0
+        return self.positions[other.unique_hashes[j] == self.position_hashes]
 
 
 def _boilerplate(release_dir: Path | None) -> set[int]:
@@ -254,9 +272,10 @@ def _boilerplate(release_dir: Path | None) -> set[int]:
 
 
 def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, str]]]],
-                 boilerplate: set[int]) -> _StudentCode:
+                 boilerplate: set[int], cache: dict[str, Any] | None = None) -> _StudentCode:
     """One document of the student's cells of all notebooks, each cell fingerprinted on
-    its own (no k-gram spans two cells), boilerplate fingerprints dropped."""
+    its own (no k-gram spans two cells), boilerplate fingerprints dropped. ``cache``
+    ({code: CodeFingerprint}) spares tokenising a cell two students have in common."""
     from copydetect import CodeFingerprint
     from copydetect.utils import get_token_coverage
 
@@ -269,7 +288,7 @@ def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, st
     notebook_raw: dict[str, tuple[int, int]] = {}
     raw_pos = filtered_pos = 0
     for name, nb_cells in notebooks:
-        header = f"# ===== {name} =====\n"
+        header = f"# ===== {' '.join(name.split())} =====\n"
         raw_parts.append(header)
         raw_pos += len(header)
         nb_start = raw_pos
@@ -277,8 +296,12 @@ def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, st
             cell_header = f"# --- {gid} ---\n"
             raw_parts.append(cell_header)
             raw_pos += len(cell_header)
-            fp = CodeFingerprint(f"{student}/{name}/{gid}.py", NOISE_T, window, fp=io.StringIO(code),
-                                 language=_LANGUAGE)
+            fp = cache.get(code) if cache is not None else None
+            if fp is None:
+                fp = CodeFingerprint(f"{student}/{name}/{gid}.py", NOISE_T, window, fp=io.StringIO(code),
+                                     language=_LANGUAGE)
+                if cache is not None:
+                    cache[code] = fp
             n = len(fp.filtered_code)
             if n:
                 local = np.asarray(fp.offsets, dtype=np.int64).reshape(-1, 2)
@@ -300,11 +323,15 @@ def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, st
         raw_parts.append("\n")
         raw_pos += 1
     filtered = "".join(filtered_parts)
+    pairs = sorted((p, h) for h, ps in hash_idx.items() for p in ps)
     return _StudentCode(
         filename=student, raw_code="".join(raw_parts), filtered_code=filtered,
         offsets=np.concatenate(offsets) if offsets else np.array([]),
         hashes=set(hash_idx), hash_idx=hash_idx, k=NOISE_T,
         token_coverage=float(get_token_coverage(hash_idx, NOISE_T, len(filtered))) if filtered else 0.0,
+        positions=np.array([p for p, _ in pairs], dtype=np.int64),
+        position_hashes=np.array([h for _, h in pairs], dtype=np.int64),
+        unique_hashes=np.array(sorted(hash_idx), dtype=np.int64),
         cells=cells, notebook_raw=notebook_raw)
 
 
@@ -348,20 +375,65 @@ class Pair:
         return max(self.similarity_a, self.similarity_b)
 
 
-def _filtered_slices(doc: _StudentCode, other: _StudentCode) -> np.ndarray:
-    from copydetect.utils import find_fingerprint_overlap, get_copied_slices
+def _side(doc: _StudentCode, matched: np.ndarray) -> tuple[int, float, np.ndarray]:
+    """(matched tokens, similarity, copied slices in filtered coordinates) of one document
+    from its matched fingerprint positions: ``copydetect.compare_files``' measure."""
+    from copydetect.utils import get_copied_slices
 
-    idx, _ = find_fingerprint_overlap(doc.hashes, other.hashes, doc.hash_idx, other.hash_idx)
-    return np.asarray(get_copied_slices(idx, doc.k), dtype=np.int64).reshape(2, -1)
+    slices = np.asarray(get_copied_slices(matched, doc.k), dtype=np.int64).reshape(2, -1)
+    overlap = int(np.sum(slices[1] - slices[0]))
+    return overlap, (min(overlap / doc.token_coverage, 1.0) if doc.token_coverage else 0.0), slices
+
+
+def _compare(doc_a: _StudentCode, doc_b: _StudentCode
+             ) -> tuple[tuple[int, float, np.ndarray], tuple[int, float, np.ndarray]]:
+    """Both sides of one pair (see ``_side``), fingerprints matched by ``searchsorted``."""
+    return _side(doc_a, doc_a.matched_positions(doc_b)), _side(doc_b, doc_b.matched_positions(doc_a))
+
+
+class _Tables:
+    """Fingerprint membership for a whole class: every distinct hash gets a small id, and
+    a boolean table over the ids marks one document's fingerprints at a time, so that
+    "which of a's positions does b have" is one indexing: well under a millisecond a
+    pair for a solved problem set, where ``copydetect.compare_files`` takes about 10 ms
+    (a class of 400 is 80,000 pairs)."""
+
+    def __init__(self, docs: Iterable[_StudentCode]):
+        vocabulary: dict[int, int] = {}
+        self.ids: dict[int, np.ndarray] = {}
+        for doc in docs:
+            hashes = doc.position_hashes.tolist()
+            self.ids[id(doc)] = np.fromiter((vocabulary.setdefault(h, len(vocabulary)) for h in hashes),
+                                            dtype=np.int64, count=len(hashes))
+        self.marked = np.zeros(len(vocabulary), dtype=bool)
+        self.scratch = np.zeros(len(vocabulary), dtype=bool)
+
+    def mark(self, doc: _StudentCode, on: bool = True) -> None:
+        self.marked[self.ids[id(doc)]] = on
+
+    def in_marked(self, doc: _StudentCode) -> np.ndarray:
+        """doc's positions whose fingerprint the marked document has."""
+        return doc.positions[self.marked[self.ids[id(doc)]]]
+
+    def in_other(self, doc: _StudentCode, other: _StudentCode) -> np.ndarray:
+        """doc's positions whose fingerprint ``other`` has."""
+        self.scratch[self.ids[id(other)]] = True
+        found = doc.positions[self.scratch[self.ids[id(doc)]]]
+        self.scratch[self.ids[id(other)]] = False
+        return found
 
 
 def _per_cell(doc: _StudentCode, slices: np.ndarray) -> Iterable[tuple[_Cell, int, int]]:
     """Each slice of the filtered code cut at cell boundaries: (cell, start, end), local to the cell."""
-    for start, end in zip(slices[0], slices[1]):
-        for cell in doc.cells:
+    starts = np.array([c.filtered[0] for c in doc.cells], dtype=np.int64)
+    for start, end in zip(slices[0].tolist(), slices[1].tolist()):
+        i = max(int(np.searchsorted(starts, start, side="right")) - 1, 0)
+        while i < len(doc.cells) and doc.cells[i].filtered[0] < end:
+            cell = doc.cells[i]
             lo, hi = max(start, cell.filtered[0]), min(end, cell.filtered[1])
             if lo < hi:
-                yield cell, int(lo - cell.filtered[0]), int(hi - cell.filtered[0])
+                yield cell, lo - cell.filtered[0], hi - cell.filtered[0]
+            i += 1
 
 
 def _raw_pos(cell: _Cell, pos: int) -> int:
@@ -371,12 +443,12 @@ def _raw_pos(cell: _Cell, pos: int) -> int:
     return pos + int(cell.offsets[i, 1])
 
 
-def _shared(doc_a: _StudentCode, doc_b: _StudentCode) -> list[Shared]:
+def _shared(doc_a: _StudentCode, doc_b: _StudentCode, slices_a: np.ndarray, slices_b: np.ndarray) -> list[Shared]:
     """Matched tokens and raw spans per notebook, most matched tokens first."""
     tokens: dict[str, int] = {}
     spans: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
-    for side, (doc, other) in enumerate(((doc_a, doc_b), (doc_b, doc_a))):
-        for cell, lo, hi in _per_cell(doc, _filtered_slices(doc, other)):
+    for side, (doc, slices) in enumerate(((doc_a, slices_a), (doc_b, slices_b))):
+        for cell, lo, hi in _per_cell(doc, slices):
             if side == 0:
                 tokens[cell.notebook] = tokens.get(cell.notebook, 0) + hi - lo
             code_len = cell.raw[1] - cell.raw[0]
@@ -429,8 +501,6 @@ def screen(course: Path, assignment: str = "ps1", students: list[str] | None = N
     the smaller solution's tokens are found in the other (see the module docstring).
     A student with no code of their own, or with fewer than ``min_tokens`` tokens of
     it, is never reported."""
-    from copydetect import compare_files
-
     if min_tokens < 1:
         raise ValueError(f"min_tokens must be at least 1, got {min_tokens}")
     if not 0.0 < min_similarity <= 1.0:
@@ -438,23 +508,26 @@ def screen(course: Path, assignment: str = "ps1", students: list[str] | None = N
     course = Path(course)
     names = sorted(set(_students(course, assignment) if students is None else students))
     boilerplate = _boilerplate(course / "release" / assignment)
-    docs = {s: _fingerprint(s, _student_notebooks(course, assignment, s), boilerplate) for s in names}
-    eligible = [s for s in names if docs[s].token_coverage >= min_tokens]
+    cache: dict[str, Any] = {}
+    docs = {s: _fingerprint(s, _student_notebooks(course, assignment, s), boilerplate, cache) for s in names}
+    cache.clear()
+    eligible = [docs[s] for s in names if docs[s].token_coverage >= min_tokens]
+    tables = _Tables(eligible)
     pairs = []
-    for a, b in combinations(eligible, 2):
-        doc_a, doc_b = docs[a], docs[b]
-        small, large = (doc_a.hashes, doc_b.hashes) if len(doc_a.hashes) <= len(doc_b.hashes) else \
-            (doc_b.hashes, doc_a.hashes)
-        if large.isdisjoint(small):
-            continue
-        overlap_a, (sim_a, sim_b), _ = compare_files(doc_a, doc_b)
-        overlap_b = sim_b * doc_b.token_coverage
-        matched = int(round(min(overlap_a, overlap_b)))
-        sim_a, sim_b = min(float(sim_a), 1.0), min(float(sim_b), 1.0)
-        if matched < min_tokens or max(sim_a, sim_b) < min_similarity:
-            continue
-        shared = _shared(doc_a, doc_b)
-        pairs.append(Pair(a, b, sim_a, sim_b, matched, [s.notebook for s in shared if s.tokens > 0], shared))
+    for j, doc_b in enumerate(eligible):
+        tables.mark(doc_b)
+        for doc_a in eligible[:j]:
+            overlap_a, sim_a, slices_a = _side(doc_a, tables.in_marked(doc_a))
+            if overlap_a < min_tokens:
+                continue
+            overlap_b, sim_b, slices_b = _side(doc_b, tables.in_other(doc_b, doc_a))
+            matched = min(overlap_a, overlap_b)
+            if matched < min_tokens or max(sim_a, sim_b) < min_similarity:
+                continue
+            shared = _shared(doc_a, doc_b, slices_a, slices_b)
+            pairs.append(Pair(doc_a.filename, doc_b.filename, sim_a, sim_b, matched,
+                              [s.notebook for s in shared if s.tokens > 0], shared))
+        tables.mark(doc_b, on=False)
     pairs.sort(key=lambda p: (-p.similarity, -p.matched_tokens, p.student_a, p.student_b))
     return pairs
 
@@ -516,7 +589,9 @@ def write_report(pairs: Sequence[Pair], folder: Path, *, students: int | None = 
            "without the lines the release notebook already had; identifiers, strings, comments and whitespace "
            "are normalised away (copydetect, winnowing as in MOSS), and code of the release notebooks is "
            "boilerplate. A token is one character of normalised code (an identifier counts 1). "
-           "Highlighted: code found in the other student's solution.</p>"]
+           "The code shown is what was compared: each solution cell (under <code># --- its grade_id ---</code>) "
+           "without the lines the release notebook gave. Highlighted: code found in the other student's "
+           "solution.</p>"]
     if pairs:
         out.append("<table><tr><th>#</th><th>student a</th><th>student b</th><th>share of a</th>"
                    "<th>share of b</th><th>matched tokens</th><th>notebooks, most shared first</th></tr>")
@@ -561,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                     "no score is changed.")
     parser.add_argument("--course", type=Path, default=None,
                         help="course root holding submitted/ and release/ (default: found from the cwd)")
-    parser.add_argument("--assignment", default="ps1")
+    parser.add_argument("--assignment", default="ps1", help="assignment name (default ps1)")
     parser.add_argument("--min-tokens", type=int, default=MIN_TOKENS,
                         help=f"fewest matched tokens of normalised code, across the assignment (default {MIN_TOKENS})")
     parser.add_argument("--min-similarity", type=float, default=MIN_SIMILARITY,
