@@ -3,13 +3,18 @@ gradebook, solved submissions, and a catalogue of hostile ones.
 
 Each hostile submission is the solved notebook with one change: code put at
 the top of the first answer cell (``HOSTILE_CODE``), or a test cell edited,
-deleted or retyped, or the file broken (``HOSTILE_EDITS``). ``{course}`` and
-``{port}`` in the code are filled in with the course root and the port of a
-listener the test runs on the host.
+deleted or retyped, or the file broken (``HOSTILE_EDITS``), or something that
+is not a regular file put beside it in the submitted folder (``HOSTILE_FILES``,
+by :func:`plant`: links to the gradebook or the source, a hard link, a FIFO, a
+path too long to copy; a zip cannot carry these, a folder from an nbgrader
+exchange or a shared drive can). ``{course}`` and ``{port}`` in the code are
+filled in with the course root and the port of a listener the test runs on the
+host.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,9 +49,27 @@ HOSTILE_CODE = {
     "os_exit": "import os\nos._exit(0)",
     # prints the source of every cell it runs after this one, hidden tests included, into their outputs
     "echoes_cells": "get_ipython().events.register('post_run_cell', lambda result: print(result.info.raw_cell))",
+    # a signal to every process of the sandbox user (only ever sent inside the sandbox: unconfined, as the
+    # grader's user or root, it would reach the grader itself), and to the kernel itself
+    "kills_everyone": "import os, signal\nif os.getuid() >= 60000:\n    os.kill(-1, signal.SIGKILL)",
+    "kills_itself": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    "raises_sigkill": "import signal\nsignal.raise_signal(signal.SIGKILL)",
+    "exits_3": "import os\nos._exit(3)",
 }
 HOSTILE_EDITS = ("edits_test_cell", "deletes_test_cell", "retypes_test_cell", "corrupt_json")
-HOSTILE = (*HOSTILE_CODE, *HOSTILE_EDITS)
+
+# kind -> name planted in the submitted folder, beside the notebook; the notebook tries to read it
+READS_PLANTED = ("try:\n    print(open({name!r}, 'rb').read()[:300])\nexcept OSError as err:\n"
+                 "    print('cannot read it:', type(err).__name__)")
+HOSTILE_FILES = {
+    "links_gradebook": "gradebook.db",        # -> ../../../gradebook.db
+    "links_source": "notes.txt",              # -> the source notebook (solutions, hidden tests)
+    "links_notebook": NOTEBOOK,               # the notebook itself -> the source notebook
+    "hard_link": "data.txt",                  # a hard link to the source notebook
+    "fifo": "pipe",                           # a named pipe: a copy would block or fail
+    "long_path": "deep.txt",                  # 20 folders of 250-byte names: beyond PATH_MAX
+}
+HOSTILE = (*HOSTILE_CODE, *HOSTILE_EDITS, *HOSTILE_FILES)
 
 
 def make_course(root: Path) -> Path:
@@ -74,9 +97,11 @@ def test_ids(nb: nbformat.NotebookNode) -> list[str]:
 def hostile(root: Path, kind: str, port: int = 9) -> nbformat.NotebookNode | str:
     """The notebook (or, for corrupt_json, the file text) of a hostile student."""
     nb = solved(root)
-    if kind in HOSTILE_CODE:
+    if kind in HOSTILE_CODE or kind in HOSTILE_FILES:
+        code = HOSTILE_CODE[kind].format(course=root, port=port) if kind in HOSTILE_CODE else \
+            READS_PLANTED.format(name=HOSTILE_FILES[kind])
         first = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
-        first.source = HOSTILE_CODE[kind].format(course=root, port=port) + "\n" + first.source
+        first.source = code + "\n" + first.source
     elif kind == "edits_test_cell":
         cell = next(c for c in nb.cells if nbmeta.is_autograded_test(c))
         cell.source = "pass"
@@ -102,6 +127,37 @@ def submit(root: Path, student: str, nb: nbformat.NotebookNode | str, folder: Pa
     else:
         nbformat.write(nb, str(dest / NOTEBOOK))
     return dest
+
+
+def plant(root: Path, kind: str, folder: Path) -> None:
+    """Put ``kind``'s entry of :data:`HOSTILE_FILES` into the submitted ``folder``."""
+    if kind not in HOSTILE_FILES:
+        return
+    source = root / "source_notebooks" / "ps1" / NOTEBOOK
+    target = folder / HOSTILE_FILES[kind]
+    if kind == "links_gradebook":
+        target.symlink_to(os.path.relpath(root / "gradebook.db", folder))
+    elif kind in ("links_source", "links_notebook"):
+        target.unlink(missing_ok=True)
+        target.symlink_to(os.path.relpath(source, folder))
+    elif kind == "hard_link":
+        os.link(source, target)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "long_path":
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for level in range(20):  # 20 x 251 bytes: no path-based call can reach the bottom
+                name = f"{level:02d}" + "d" * 248
+                os.mkdir(name, dir_fd=fd)
+                deeper = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = deeper
+            out = os.open(target.name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(out, b"deep")
+            os.close(out)
+        finally:
+            os.close(fd)
 
 
 def course_grade(root: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:

@@ -164,15 +164,46 @@ def test_instructor_only_text_is_in_the_instructor_build_alone(book, tmp_path):
     assert marker in page and "Instructor edition" in page
 
 
-def test_problem_pages_link_to_colab_and_to_their_notebook(book):
+COLAB = "colab.research.google.com"
+PUBLIC = "https://github.com/backprop-course/ps1-student"
+
+
+def test_problem_pages_link_to_their_notebook_and_not_to_colab_while_unpublished(book):
+    """``repository.url`` is empty here (this repository is private): no "Open in Colab" link
+    anywhere, and each problem page offers its notebook for download."""
     import yaml
 
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
-    base = repo["url"].replace("https://github.com/", "https://colab.research.google.com/github/")
+    assert not yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
     for name in PROBLEMS:
         html = (book / "release" / "ps1" / f"{name}.html").read_text(encoding="utf-8")
-        colab = f'{base}/blob/{repo["branch"]}/release/ps1/{name}.ipynb'
-        assert f'href="{colab}"' in html, f"{name}: no 'Open in Colab' link to {colab}"
+        assert COLAB not in html, f"{name}: a Colab link although no student repository is published"
         download = re.search(rf'href="([^"]*_sources/release/ps1/{name}\.ipynb)"', html)
         assert download, f"{name}: no download link for the notebook"
         assert local_target(book / "release" / "ps1" / f"{name}.html", download.group(1)).is_file()
+    assert not [p for p in html_pages(book) if COLAB in p.read_text(encoding="utf-8")]
+
+
+def test_a_published_student_repository_gets_colab_links_and_the_setup_cell_into_it(tmp_path):
+    """The instructor's one edit (``repository.url``): the book's Colab links open ``ps1/<name>.ipynb``
+    of that public repository, and the setup cell downloads the wheel from it; nothing points
+    into this repository's ``release/`` folder."""
+    from course_lib.instructor.setup_cell import install_source, setup_cell_source
+
+    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert '\n  url: ""' in text
+    config = tmp_path / "_config.yml"
+    config.write_text(text.replace('\n  url: ""', f"\n  url: {PUBLIC}", 1), encoding="utf-8")
+    out = tmp_path / "html"
+    proc = subprocess.run([sys.executable, "-m", "course_lib.instructor.book", "--audience", "student",
+                           "--out", str(out), "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in PROBLEMS:
+        html = (out / "release" / "ps1" / f"{name}.html").read_text(encoding="utf-8")
+        links = re.findall(rf'href="(https://{COLAB}[^"]*)"', html)
+        assert links == [f"https://{COLAB}/github/backprop-course/ps1-student/blob/main/ps1/{name}.ipynb"], links
+    theory = (out / "book" / "theory" / "chain_rule.html").read_text(encoding="utf-8")
+    assert COLAB not in theory, "only problem pages open a notebook"
+    url = install_source(config)
+    assert url.startswith(f"{PUBLIC}/raw/main/course_lib-") and url.endswith("-py3-none-any.whl")
+    assert repr(url) in setup_cell_source(config)

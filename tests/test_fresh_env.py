@@ -1,59 +1,66 @@
-"""A fresh, Colab-like environment: the setup cell installs course_lib from a built
-wheel, and notebooks 01 and 02 run with a student's answers filled in.
+"""A fresh machine: the student kit, unzipped, is all a student needs; on a laptop and on Colab.
 
-What stands in for Colab, and why it is fair:
+What stands in for the student's machine, and why it is fair:
 
-- the wheel is built from this repository (``pip wheel --no-deps``, from a copy
-  of ``pyproject.toml``, ``README.md`` and ``src/``, so the checkout gets no build
-  litter) and must hold course_lib only: no notebook, no solution;
-- a new virtual environment, with no repository checkout on its path. Colab
-  comes with torch, torchvision and the Jupyter kernel preinstalled in its
-  system site-packages, where pip sees them as installed and leaves them
-  alone; here the same packages (with what they depend on) are exposed to the
-  new environment read-only from the project's venv through a ``.pth`` file,
-  which pip sees the same way. This avoids installing the 5.5 GB CUDA torch
-  build again (about 80 s and the disk space, measured here) and is what the
-  setup cell meets on Colab: torch present, course_lib absent;
-- the kernel runs in that environment with ``google.colab`` imported at start
-  (as Colab's kernel has it), so the notebooks' locked setup cell takes its
-  Colab branch and runs ``pip install`` itself. ``COURSE_LIB_SOURCE`` points
-  that install at the wheel (on Colab it defaults to the ``repository.url``
-  of ``_config.yml``); pip resolves the rest of course_lib's dependencies from
-  the package index, as on Colab;
+- the kit is built from this repository (``course_lib.instructor.kit``, as
+  ``make kit``) and unzipped: ``ps1-student/`` with ``START_HERE.md``, the wheel
+  and ``ps1/``. No repository checkout is on any path the kernels see;
+- each machine is a new virtual environment with nothing but Python and pip.
+  What is heavy and already on this machine's disk is not installed again:
+  torch, torchvision and the Jupyter kernel (with what they depend on) are
+  exposed read-only through a ``.pth`` file, which pip sees as installed
+  (Colab has them preinstalled the same way; on a laptop pip would take them
+  from the index, ~80 s and 5.5 GB here). Everything else course_lib needs,
+  pip resolves from the package index as a student's pip does;
+- nobody runs ``pip install`` by hand: the notebook's own setup cell does,
+  through its bootstrap. On the **laptop** the kernel runs in ``ps1/`` and the
+  setup cell installs the wheel it finds one folder up; on **Colab** the kernel
+  starts with ``google.colab`` imported (as Colab's does) in a ``/content``-like
+  folder where the student uploaded the wheel;
 - the notebooks are the release notebooks with the source's answers filled in
-  (``solution_filled``), run top to bottom in a scratch folder: every cell runs
-  without error and every check cell prints ``PASSED``.
+  (``solution_filled``): every cell runs without error and every check cell
+  prints ``PASSED``. A notebook released with another course_lib version gets
+  the warning that says what to run, and nothing is installed behind its back.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import zipfile
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbclient import NotebookClient
 from packaging.requirements import Requirement
 
+import course_lib
+import freshenv
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib.instructor import kit, nbmeta, stamp
 from course_lib.instructor.release import solution_filled
+from course_lib.instructor.setup_cell import setup_cell_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-#: What Colab has preinstalled that the setup cell relies on (with their dependencies).
+VERSION = course_lib.__version__
+WHEEL = f"course_lib-{VERSION}-py3-none-any.whl"
+OTHER = "9.9.9"   # a release of the notebooks that is not this course_lib's
+#: What Colab has preinstalled, and what this test takes from the local disk, with their dependencies.
 PREINSTALLED = ("torch", "torchvision", "ipykernel")
-NOTEBOOKS = ("01_hand_gradients.ipynb", "02_autograd.ipynb")
+NB01, NB02 = "01_hand_gradients.ipynb", "02_autograd.ipynb"
 COLAB_STARTUP = """# Stand-in for Colab: its kernels start with google.colab imported.
 import sys, types
 _google = sys.modules.setdefault("google", types.ModuleType("google"))
 _google.colab = sys.modules.setdefault("google.colab", types.ModuleType("google.colab"))
 """
+PROBE = ("import course_lib, importlib.metadata as m\n"
+         "print('FROM', course_lib.__file__)\n"
+         "print('URL', m.distribution('course_lib').read_text('direct_url.json'))")
 
 
 def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
@@ -97,123 +104,172 @@ def _preinstalled_folder(dest: Path) -> list[str]:
     return sorted(names)
 
 
-def _build_wheel(out: Path) -> Path:
-    src = out / "src-copy"
-    shutil.copytree(nbrun.ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(nbrun.ROOT / name, src / name)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(out), str(src)], check=False, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = out.glob("course_lib-*.whl")
-    return wheel
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The kit, built and unzipped, and what both machines share (the preinstalled packages)."""
+    tmp = tmp_path_factory.mktemp("fresh-machine")
+    t = time.monotonic()
+    built = kit.build_kit(nbrun.ROOT, tmp / "dist")
+    timings = {"build the kit": time.monotonic() - t}
+    with zipfile.ZipFile(built["zip"]) as zf:
+        zf.extractall(tmp / "unzipped")
+    preinstalled = _preinstalled_folder(tmp / "preinstalled")
+    return {"tmp": tmp, "kit": tmp / "unzipped" / kit.KIT_NAME, "preinstalled": preinstalled,
+            "timings": timings}
+
+
+def _environment(machine: dict, name: str, colab: bool) -> dict:
+    """A new venv ``name`` and a Jupyter kernel ``name`` that runs in it (Colab-like if ``colab``)."""
+    tmp = machine["tmp"] / name
+    t = time.monotonic()
+    venv = tmp / "venv"
+    python, site = freshenv.new_venv(venv)
+    (site / "00-preinstalled.pth").write_text(str(machine["tmp"] / "preinstalled") + "\n")
+    env = freshenv.clean_env(venv, PYTHONPATH="")
+    if colab:
+        ipython = tmp / "ipython"
+        (ipython / "profile_default" / "startup").mkdir(parents=True)
+        (ipython / "profile_default" / "startup" / "00-colab.py").write_text(COLAB_STARTUP)
+        env["IPYTHONDIR"] = str(ipython)
+    spec = tmp / "jupyter" / "kernels" / name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": name, "language": "python", "env": env}))
+    return {"name": name, "python": python, "site": site, "env": env, "jupyter_path": tmp / "jupyter",
+            "tmp": tmp, "created": time.monotonic() - t}
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A Colab-like kernel ``colab`` in a fresh venv, and the wheel its setup cell installs."""
-    tmp = tmp_path_factory.mktemp("fresh-env")
-    timings: dict[str, float] = {}
-    t = time.monotonic()
-    wheel = _build_wheel(tmp / "dist")
-    timings["build the wheel"] = time.monotonic() - t
-
-    t = time.monotonic()
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    # pip itself, as every Python on Colab has it (copied from the venv this test runs in)
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    shutil.copytree(Path(metadata.distribution("pip").locate_file("pip")), site / "pip")
-    shutil.copytree(next(Path(metadata.distribution("pip").locate_file("")).glob("pip-*.dist-info")),
-                    site / f"pip-{metadata.version('pip')}.dist-info")
-    preinstalled = _preinstalled_folder(tmp / "colab-dist-packages")
-    (site / "00-colab-preinstalled.pth").write_text(str(tmp / "colab-dist-packages") + "\n")
-    timings["create the environment"] = time.monotonic() - t
-
-    ipython = tmp / "ipython"
-    (ipython / "profile_default" / "startup").mkdir(parents=True)
-    (ipython / "profile_default" / "startup" / "00-colab.py").write_text(COLAB_STARTUP)
-    kernels = tmp / "jupyter" / "kernels" / "colab"
-    kernels.mkdir(parents=True)
-    env = {"IPYTHONDIR": str(ipython), "COURSE_LIB_SOURCE": str(wheel), "PYTHONPATH": "", "PYTHONNOUSERSITE": "1",
-           "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"}
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab stand-in", "language": "python", "env": env}))
-    return {"tmp": tmp, "wheel": wheel, "python": python, "site": site, "jupyter_path": tmp / "jupyter",
-            "preinstalled": preinstalled, "timings": timings}
+def laptop(machine) -> dict:
+    return _environment(machine, "laptop", colab=False)
 
 
-def test_the_wheel_holds_course_lib_and_no_solution(colab):
-    with zipfile.ZipFile(colab["wheel"]) as zf:
-        names = zf.namelist()
-    assert any(n == "course_lib/student/submit.py" for n in names)
-    assert not [n for n in names if not n.startswith(("course_lib/", "course_lib-"))], names
-    assert not [n for n in names if n.endswith(".ipynb") or "source_notebooks" in n or "release/" in n]
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    with zipfile.ZipFile(colab["wheel"]) as zf:
-        assert "course-submit = course_lib.student.submit:main" in zf.read(entry_points).decode()
+@pytest.fixture(scope="module")
+def colab(machine) -> dict:
+    return _environment(machine, "colab", colab=True)
 
 
-def test_the_fresh_environment_starts_without_course_lib(colab):
+def _run(env: dict, nb, workdir: Path, monkeypatch) -> tuple[object, dict[int, str]]:
+    """Execute ``nb`` in ``env``'s kernel in ``workdir``; every cell runs. Returns it and each cell's text output."""
+    monkeypatch.setenv("JUPYTER_PATH", str(env["jupyter_path"]))
+    NotebookClient(nb, timeout=900, kernel_name=env["name"], allow_errors=True,
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    text = {i: "".join(o.get("text", "") for o in c.get("outputs", [])) for i, c in enumerate(nb.cells)}
+    return nb, text
+
+
+def _seconds(cell) -> float:
+    """How long a cell ran, from the timing nbclient records in its metadata."""
+    ex = cell.metadata.get("execution", {})
+    start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds() if start and end else float("nan")
+
+
+def _solved(name: str):
+    nb = solution_filled(nbrun.RELEASE_DIR / name, nbrun.SOURCE_DIR / name)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    return nb
+
+
+def _assert_checks_pass(nb, text: dict[int, str], name: str) -> int:
+    errors = [f"{nbrun.describe(nb, i)}: {nbrun.error_of(c)}" for i, c in enumerate(nb.cells)
+              if c.cell_type == "code" and nbrun.error_of(c)]
+    assert not errors, f"{name} on the fresh machine:\n" + "\n".join(errors)
+    tests = [i for i, c in enumerate(nb.cells) if nbmeta.is_autograded_test(c)]
+    assert tests and all("PASSED" in text[i] for i in tests), {nbrun.describe(nb, i): text[i] for i in tests}
+    return next(i for i, c in enumerate(nb.cells) if nbmeta.grade_id(c) == "setup")
+
+
+def test_the_fresh_environments_start_without_course_lib(machine, laptop, colab):
     probe = ("import importlib.util, torch; print(importlib.util.find_spec('course_lib') is None, "
              "importlib.util.find_spec('nbgrader') is None, torch.__version__)")
-    out = subprocess.run([str(colab["python"]), "-c", probe], check=False, capture_output=True, text=True, timeout=120,
-                         cwd=colab["tmp"], env={"PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[:2] == ["True", "True"], out.stdout
-    assert "torch" in colab["preinstalled"] and "ipykernel" in colab["preinstalled"]
-    assert "course_lib" not in " ".join(colab["preinstalled"]).lower()
+    for env in (laptop, colab):
+        out = subprocess.run([str(env["python"]), "-c", probe], capture_output=True, text=True, timeout=120,
+                             cwd=machine["tmp"], env=env["env"])
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split()[:2] == ["True", "True"], out.stdout
+    assert "torch" in machine["preinstalled"] and "ipykernel" in machine["preinstalled"]
+    assert "course_lib" not in " ".join(machine["preinstalled"]).lower()
 
 
-def test_notebooks_01_and_02_run_after_the_setup_cell_installs_the_wheel(colab, monkeypatch):
-    monkeypatch.setenv("JUPYTER_PATH", str(colab["jupyter_path"]))
-    workdir = colab["tmp"] / "content"  # Colab's working folder
-    workdir.mkdir()
-    timings = dict(colab["timings"])
-    for name in NOTEBOOKS:
-        nb = solution_filled(nbrun.RELEASE_DIR / name, nbrun.SOURCE_DIR / name)
-        probe = nbformat_cell("import course_lib, importlib.metadata as m\n"
-                              "print('FROM', course_lib.__file__)\n"
-                              "print('URL', m.distribution('course_lib').read_text('direct_url.json'))")
-        nb.cells.append(probe)
+@pytest.fixture(scope="module")
+def laptop_01(machine, laptop):
+    """Notebook 01, solved, run in the unzipped kit's ps1/ on the laptop: the setup cell installs the kit's wheel."""
+    mp = pytest.MonkeyPatch()
+    try:
         t = time.monotonic()
-        NotebookClient(nb, timeout=600, kernel_name="colab", allow_errors=True,
-                       resources={"metadata": {"path": str(workdir)}}).execute()
-        timings[f"run {name}"] = time.monotonic() - t
-        errors = [f"{nbrun.describe(nb, i)}: {nbrun.error_of(c)}" for i, c in enumerate(nb.cells)
-                  if c.cell_type == "code" and nbrun.error_of(c)]
-        assert not errors, f"{name} in the fresh environment:\n" + "\n".join(errors)
-        text = {i: "".join(o.get("text", "") for o in c.get("outputs", [])) for i, c in enumerate(nb.cells)}
-        setup = next(i for i, c in enumerate(nb.cells) if nbmeta.grade_id(c) == "setup")
-        assert "course_lib 0.1.0 ready" in text[setup], text[setup]
-        tests = [i for i, c in enumerate(nb.cells) if nbmeta.is_autograded_test(c)]
-        assert tests and all("PASSED" in text[i] for i in tests), {nbrun.describe(nb, i): text[i] for i in tests}
+        nb, text = _run(laptop, _solved(NB01), machine["kit"] / "ps1", mp)
+        return {"nb": nb, "text": text, "seconds": time.monotonic() - t}
+    finally:
+        mp.undo()
+
+
+def test_laptop_the_setup_cell_installs_the_kit_wheel_and_notebook_01_passes(machine, laptop, laptop_01):
+    nb, text = laptop_01["nb"], laptop_01["text"]
+    setup = _assert_checks_pass(nb, text, NB01)
+    wheel = machine["kit"] / WHEEL
+    assert f"Installing course_lib {VERSION} from {wheel.resolve().as_uri()}" in text[setup], text[setup]
+    assert f"course_lib {VERSION} ready" in text[setup] and "WARNING" not in text[setup], text[setup]
+    where = text[len(nb.cells) - 1]
+    assert f"FROM {laptop['site']}" in where and str(nbrun.ROOT / "src") not in where, where
+    assert WHEEL in where, where
+    install = _seconds(nb.cells[setup])
+    print(f"\nfresh laptop venv: created in {laptop['created']:.1f} s; the setup cell installed the kit's wheel "
+          f"and its dependencies in {install:.0f} s; notebook 01 ran in {laptop_01['seconds']:.0f} s "
+          f"(kit built in {machine['timings']['build the kit']:.1f} s)")
+
+
+def test_laptop_a_notebook_released_with_another_version_gets_the_warning(machine, laptop, laptop_01, monkeypatch):
+    nb = _solved(NB01)
+    stamp.stamp(nb, OTHER)
+    setup = next(c for c in nb.cells if nbmeta.grade_id(c) == "setup")
+    setup.source = setup_cell_source(version=OTHER, url="")     # as `make release` of that version wrote it
+    nb, text = _run(laptop, nb, machine["kit"] / "ps1", monkeypatch)
+    i = _assert_checks_pass(nb, text, "01 released with another version")
+    assert "Installing" not in text[i], text[i]
+    assert (f"WARNING: this notebook was released with course_lib {OTHER}, but this kernel has course_lib {VERSION}"
+            in text[i]), text[i]
+    assert f"pip install course_lib-{OTHER}-py3-none-any.whl" in text[i] and "restart the kernel" in text[i]
+    assert not [o for o in nb.cells[i].outputs if o.get("name") == "stderr"], "the setup cell keeps stderr clean"
+    out = subprocess.run([str(laptop["python"]), "-c", "import course_lib; print(course_lib.__version__)"],
+                         capture_output=True, text=True, env=laptop["env"], timeout=60, cwd=machine["tmp"])
+    assert out.stdout.strip() == VERSION, "nothing else was installed"
+
+
+def test_colab_the_setup_cell_asks_for_the_wheel_then_installs_the_upload(machine, colab, monkeypatch):
+    content = colab["tmp"] / "content"        # Colab's working folder, the Files pane
+    content.mkdir()
+    release_01 = nbformat.read(nbrun.RELEASE_DIR / NB01, as_version=4)
+    only_setup = nbformat.v4.new_notebook(cells=[next(c for c in release_01.cells if nbmeta.grade_id(c) == "setup")])
+    nb, text = _run(colab, only_setup, content, monkeypatch)
+    assert nbrun.error_of(nb.cells[0]) and f"upload {WHEEL}" in nbrun.error_of(nb.cells[0]), nb.cells[0].outputs
+
+    shutil.copy(machine["kit"] / WHEEL, content / WHEEL)   # the student uploads the kit's wheel
+    timings = {}
+    for name in (NB01, NB02):
+        t = time.monotonic()
+        nb, text = _run(colab, _solved(name), content, monkeypatch)
+        timings[name] = time.monotonic() - t
+        setup = _assert_checks_pass(nb, text, name)
+        assert f"course_lib {VERSION} ready" in text[setup] and "Colab" in text[setup], text[setup]
+        first = name == NB01    # installed by the first notebook of the session, then left alone
+        assert (f"Installing course_lib {VERSION} from {(content / WHEEL).as_uri()}" in text[setup]) is first, text[setup]
         where = text[len(nb.cells) - 1]
-        assert f"FROM {colab['site']}" in where and str(nbrun.ROOT / "src") not in where, where
-        assert colab["wheel"].name in where, where
-    print("fresh-env timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+        assert f"FROM {colab['site']}" in where and WHEEL in where, where
+    print(f"\nColab stand-in: notebook 01 (setup cell installs the uploaded wheel) {timings[NB01]:.0f} s, "
+          f"notebook 02 {timings[NB02]:.0f} s")
 
 
-def nbformat_cell(source: str):
-    import nbformat
-
-    return nbformat.v4.new_code_cell(source)
-
-
-def test_the_submit_helper_installs_nbgrader_on_colab_and_validates(colab, monkeypatch):
+def test_the_submit_helper_installs_nbgrader_on_colab_and_validates(machine, colab, monkeypatch):
     """``course_lib.submit()`` on Colab: nbgrader is not there, so its validator is installed
     (nbgrader without its dependencies, plus the small modules it imports that are missing),
     then a solved notebook validates as passing in the Colab-like kernel."""
-    monkeypatch.setenv("JUPYTER_PATH", str(colab["jupyter_path"]))
     workdir = colab["tmp"] / "content-validate"
-    nbrun.write(solution_filled(nbrun.RELEASE_DIR / NOTEBOOKS[0], nbrun.SOURCE_DIR / NOTEBOOKS[0]),
-                workdir / NOTEBOOKS[0])
-    import nbformat
-
-    release = nbformat.read(nbrun.RELEASE_DIR / NOTEBOOKS[0], as_version=4)
+    nbrun.write(solution_filled(nbrun.RELEASE_DIR / NB01, nbrun.SOURCE_DIR / NB01), workdir / NB01)
+    shutil.copy(machine["kit"] / WHEEL, workdir / WHEEL)
+    release = nbformat.read(nbrun.RELEASE_DIR / NB01, as_version=4)
     setup = next(c for c in release.cells if nbmeta.grade_id(c) == "setup")
     probe = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(setup.source),
@@ -221,15 +277,13 @@ def test_the_submit_helper_installs_nbgrader_on_colab_and_validates(colab, monke
             "import importlib.util\n"
             "print('NBGRADER BEFORE', importlib.util.find_spec('nbgrader') is not None)\n"
             "from course_lib.student.validate import load_validator, validate_notebook\n"
-            f"report = validate_notebook({NOTEBOOKS[0]!r}, validator=load_validator())\n"
+            f"report = validate_notebook({NB01!r}, validator=load_validator())\n"
             "print('STATUS', report.status, report.n_tests, [p.line() for p in report.problems])"),
     ])
     t = time.monotonic()
-    NotebookClient(probe, timeout=600, kernel_name="colab", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = [nbrun.error_of(c) for c in probe.cells if nbrun.error_of(c)]
+    nb, text = _run(colab, probe, workdir, monkeypatch)
+    errors = [nbrun.error_of(c) for c in nb.cells if nbrun.error_of(c)]
     assert not errors, errors
-    text = "".join(o.get("text", "") for o in probe.cells[1].outputs)
-    assert "NBGRADER BEFORE False" in text and "Installing nbgrader 0.9.6" in text, text
-    assert "STATUS passed 4 []" in text, text
+    assert "NBGRADER BEFORE False" in text[1] and "Installing nbgrader 0.9.6" in text[1], text[1]
+    assert "STATUS passed 4 []" in text[1], text[1]
     print(f"install nbgrader on the Colab stand-in and validate 01: {time.monotonic() - t:.0f} s")

@@ -23,7 +23,7 @@ RIGHT = {
 WRONG = {
     "no bounds guard": (lambda: K.wrapper(K.NO_GUARD),
                         [r"out-of-bounds read of B\[1537\] \(B has 1537 elements", r"by thread \(\d+, 0, 0\) of block",
-                         r"line 9 of your kernel: `sum \+= A\[row \* m \+ k\] \* B\[k \* p \+ col\];`",
+                         r"line 8 of your kernel: `sum \+= A\[row \* m \+ k\] \* B\[k \* p \+ col\];`",
                          "bounds check"]),
     "bounds guard on rows only (non-multiple sizes)": (lambda: K.wrapper(K.ROW_GUARD_ONLY),
                                                        ["out-of-bounds read of B", "guard"]),

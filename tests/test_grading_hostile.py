@@ -81,7 +81,7 @@ def hostile_run(tmp_path_factory):
         for student in G.CLEAN:
             G.submit(root, student, G.solved(root))
         for kind in G.HOSTILE:
-            G.submit(root, kind, G.hostile(root, kind, listener.port))
+            G.plant(root, kind, G.submit(root, kind, G.hostile(root, kind, listener.port)))
         before = {s: (root / "submitted" / s / "ps1" / G.NOTEBOOK).read_bytes() for s in G.CLEAN}
         proc = G.course_grade(root, "submitted", "--jobs", "2", "--cell-timeout", CELL_TIMEOUT,
                               "--interrupt-grace", "4")
@@ -145,6 +145,18 @@ EXPECTED = {
     "deletes_test_cell": (None, "[test-cell-missing]", {"missing cell"}),
     "retypes_test_cell": (None, "[test-cell-retyped]", {"tampered"}),
     "corrupt_json": (None, None, {"unreadable"}),
+    # signals: refused by the run-time guard (os.kill), or the kernel dies and the summary says of what
+    "kills_everyone": (None, "[subprocess]", {"tampered"}),
+    "kills_itself": (None, "[subprocess]", {"tampered"}),
+    "raises_sigkill": ("killed by signal SIGKILL (9)", None, {"crashed"}),
+    "exits_3": ("exited with status 3 (os._exit", None, {"crashed"}),
+    # submissions are data: what is not a regular file is refused (a finding), never followed or copied
+    "links_gradebook": (None, "[refused-file]", {"passed"}),
+    "links_source": (None, "[refused-file]", {"passed"}),
+    "links_notebook": (None, "[refused-file]", {"missing"}),
+    "hard_link": (None, "[refused-file]", {"passed"}),
+    "fifo": (None, "[refused-file]", {"passed"}),
+    "long_path": (None, "[refused-file]", {"passed"}),
 }
 
 
@@ -238,3 +250,78 @@ def test_grades_csv_has_every_student(hostile_run):
     with open(root / "grading" / "ps1" / "problems.csv") as f:
         problems = list(csv.DictReader(f))
     assert {p["status"] for p in problems if p["student"] == "os_exit"} >= {"crashed"}
+
+
+def _first_answer_outputs(root, student: str) -> str:
+    import nbformat
+
+    from course_lib.instructor import nbmeta
+
+    nb = nbformat.read(str(root / "autograded" / student / "ps1" / G.NOTEBOOK), as_version=4)
+    cell = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
+    return str(cell.get("outputs", []))
+
+
+REFUSAL = {"links_gradebook": "symbolic link", "links_source": "symbolic link", "links_notebook": "symbolic link",
+           "hard_link": "hard link", "fifo": "named pipe", "long_path": "longer than 1024 bytes"}
+
+
+@needs_bwrap
+def test_submissions_are_regular_files_only(hostile_run):
+    """Links, a hard link, a FIFO and an over-long path in a submitted folder: refused with the
+    reason in the student's findings, the summary row and grades.csv; removed from submitted/
+    (graded in place); never followed: their targets reach no kernel, autograded/ or feedback/."""
+    import os
+
+    root = hostile_run["root"]
+    with open(root / "grading" / "ps1" / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    table = {line.split()[0]: line for line in hostile_run["proc"].stdout.splitlines() if line.strip()}
+    for kind, name in G.HOSTILE_FILES.items():
+        mark = name if kind != "long_path" else "00dddd"
+        refused = [f for f in hostile_run["results"][kind]["findings"] if "[refused-file]" in f]
+        assert any(mark in f and REFUSAL[kind] in f for f in refused), (kind, refused)
+        assert "[refused-file]" in rows[kind]["flagged"] and REFUSAL[kind] in rows[kind]["flagged"], rows[kind]
+        assert "FLAGGED" in table[kind] and "refused-file" in table[kind], table[kind]
+        for folder in (root / "submitted" / kind / "ps1", root / "autograded" / kind / "ps1",
+                       root / "feedback" / kind / "ps1"):
+            assert not os.path.lexists(folder / name), folder / name
+            assert not [f for _, _, files in os.walk(folder) for f in files if f == "deep.txt"], folder
+    for kind in ("links_gradebook", "links_source", "hard_link", "fifo"):
+        out = _first_answer_outputs(root, kind)
+        assert "cannot read it: FileNotFoundError" in out and "SQLite format" not in out, (kind, out)
+    # the symbolic link to the source notebook in the notebook's place gives nothing: the notebook is missing
+    r = hostile_run["results"]["links_notebook"]
+    assert all(p["status"] == "missing" and p["score"] == 0 for p in r["problems"]), r["problems"]
+    assert not (root / "autograded" / "links_notebook" / "ps1" / G.NOTEBOOK).exists()
+    # nothing under autograded/ or feedback/, of anyone, is the gradebook or the source notebook
+    source = (root / "source_notebooks" / "ps1" / G.NOTEBOOK).read_bytes()
+    for top in ("autograded", "feedback"):
+        for folder, dirs, files in os.walk(root / top):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                path = os.path.join(folder, name)
+                assert not os.path.islink(path), f"a link reached {path}"
+                data = open(path, "rb").read()
+                assert not data.startswith(b"SQLite format 3") and data != source, f"{path} is a course file"
+    # the link targets are intact: a hard link or symbolic link was removed, never what it points at
+    assert (root / "gradebook.db").read_bytes()[:15] == b"SQLite format 3"
+    assert os.stat(root / "source_notebooks" / "ps1" / G.NOTEBOOK).st_nlink == 1
+
+
+@needs_bwrap
+def test_a_dead_kernel_says_why(hostile_run):
+    """A kernel killed by a signal, or one whose code exited, is an event with the cause; the
+    problem's detail (which the feedback pages show) says it too. os.kill is refused by the
+    run-time guard; if it ever is not, the kernel dies of SIGKILL and the summary says so."""
+    root, results = hostile_run["root"], hostile_run["results"]
+    with open(root / "grading" / "ps1" / "problems.csv") as f:
+        problems = list(csv.DictReader(f))
+    for kind, cause in (("raises_sigkill", "killed by signal SIGKILL (9): the kernel was killed"),
+                        ("exits_3", "exited with status 3 (os._exit or sys.exit")):
+        assert any(cause in e for e in results[kind]["events"]), (kind, results[kind]["events"])
+        crashed = [p for p in problems if p["student"] == kind and p["status"] == "crashed"]
+        assert crashed and all(cause in p["detail"] for p in crashed), (kind, crashed)
+    for kind in ("kills_everyone", "kills_itself"):
+        out = _first_answer_outputs(root, kind)
+        killed = any("killed by signal SIGKILL (9)" in e for e in results[kind]["events"])
+        assert killed or "refused by the grading guard" in out or "ProcessLookupError" in out, (kind, out)

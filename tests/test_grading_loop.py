@@ -296,3 +296,26 @@ def test_a_students_exception_text_is_cut_in_check_messages():
     with pytest.raises(CheckFailure) as err:
         call("Value.__mul__", "a * b", noisy)
     assert "raised ValueError: xxx" in str(err.value) and len(str(err.value)) < MAX_EXC_TEXT + 200
+
+
+def test_flagged_notebooks_are_withheld_until_a_person_clears_them(graded):
+    from course_lib.instructor.grading.journal import Journal
+    from course_lib.instructor.grading.summary import StudentResult
+
+    root, _ = graded
+    journal = Journal(root / "grading" / "ps1" / "results")
+    journal.record(StudentResult("alice", findings=["01_hand_gradients.ipynb: run time:0: [guard] refused gc"]))
+    try:
+        alice = {g.student: g for g in final.final_grades(root, "ps1")[0]}["alice"]
+        assert (alice.status, alice.withheld, alice.total) == ("held", ["01_hand_gradients"], 0)
+        assert "held for review" in alice.notes
+        run = subprocess.run([sys.executable, "-m", "course_lib.instructor.grading.cli", "clear", "alice", "--note",
+                              "the gc call was a debugging leftover"], cwd=root, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        alice = {g.student: g for g in final.final_grades(root, "ps1")[0]}["alice"]
+        assert (alice.status, alice.withheld, alice.total) == ("final", [], 10)
+        assert "cleared by a person: the gc call was a debugging leftover" in alice.notes
+    finally:
+        journal.forget("alice")
+        (root / "grading" / "ps1" / final.CLEARED).unlink(missing_ok=True)

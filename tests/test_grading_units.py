@@ -3,6 +3,7 @@ the journal, per-problem statuses, fingerprints, the sandbox's command line
 and limits, and the guarded Execute on an unconfined kernel."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -97,6 +98,170 @@ def test_collect_folder_layouts(tmp_path):
     assert not (course / "submitted" / "ann" / "ps1" / ".ipynb_checkpoints").exists()
     with pytest.raises(FileNotFoundError):
         submissions.collect(tmp_path / "nowhere", course, "ps1")
+
+
+# ------------------------------------------------------------------ submissions are data: regular files only
+def _hostile_tree(root: Path, outside: Path) -> Path:
+    """``root``: two regular files and one of everything that is not one (and points ``outside``)."""
+    import socket
+
+    root.mkdir(parents=True)
+    (root / "01.ipynb").write_text("{}")
+    (root / "sub").mkdir()
+    (root / "sub" / "w.pt").write_bytes(b"weights")
+    (outside / "secret.db").write_bytes(b"SQLite format 3 secret")
+    (root / "gradebook.db").symlink_to(os.path.relpath(outside / "secret.db", root))
+    (root / "sub" / "up").symlink_to(outside)                          # a link to a folder
+    os.link(outside / "secret.db", root / "hard.db")                   # a hard link
+    os.mkfifo(root / "pipe")
+    (root / os.fsdecode(b"bad\xffname.txt")).write_text("x")            # not UTF-8
+    (root / "new\nline.txt").write_text("x")
+    if len(str(root / "sock")) < 100:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(root / "sock"))
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for level in range(20):                                            # beyond PATH_MAX
+        name = f"{level:02d}" + "d" * 248
+        os.mkdir(name, dir_fd=fd)
+        deeper = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(os.open("deep.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    return root
+
+
+def _tree(folder: Path) -> list[str]:
+    out = []
+    for root, dirs, files in os.walk(folder):
+        out += [os.path.relpath(os.path.join(root, n), folder) for n in files]
+    return sorted(out)
+
+
+def test_copy_regular_refuses_links_devices_and_long_paths(tmp_path):
+    outside = tmp_path / "course"
+    outside.mkdir()
+    src = _hostile_tree(tmp_path / "in", outside)
+    refused = submissions.copy_regular(src, tmp_path / "out")
+    assert _tree(tmp_path / "out") == ["01.ipynb", "sub/w.pt"]
+    assert (tmp_path / "out" / "sub" / "w.pt").read_bytes() == b"weights"
+    why = {r.split(": ", 1)[0]: r.split(": ", 1)[1] for r in refused}
+    assert "symbolic link (to '../course/secret.db')" in why["gradebook.db"]
+    assert "symbolic link" in why["sub/up"] and "hard link" in why["hard.db"] and "named pipe" in why["pipe"]
+    assert why["bad\\xffname.txt"] == "a name that is not UTF-8 text"
+    assert why["new\\nline.txt"] == "a name with control characters"
+    assert any(k.startswith("00dddd") and "longer than 1024 bytes" in v for k, v in why.items())
+    if "sock" in os.listdir(src):
+        assert why["sock"] == "a socket"
+    assert (outside / "secret.db").read_bytes() == b"SQLite format 3 secret"  # nothing followed or changed
+    with pytest.raises(ValueError, match="symbolic link"):
+        submissions.copy_regular(src / "gradebook.db", tmp_path / "out2")
+
+
+def test_copy_regular_limits_nesting(tmp_path, monkeypatch):
+    monkeypatch.setattr(submissions, "MAX_DEPTH", 2)
+    (tmp_path / "in" / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "in" / "a" / "b" / "ok.txt").write_text("x")
+    (tmp_path / "in" / "a" / "b" / "c" / "deep.txt").write_text("x")
+    refused = submissions.copy_regular(tmp_path / "in", tmp_path / "out")
+    assert _tree(tmp_path / "out") == ["a/b/ok.txt"]
+    assert refused == ["a/b/c: folders nested more than 2 deep"]
+
+
+def test_keep_regular_removes_in_place_never_what_links_point_at(tmp_path):
+    outside = tmp_path / "course"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    folder = _hostile_tree(tmp_path / "in", outside)
+    refused = submissions.keep_regular(folder)
+    assert _tree(folder) == ["01.ipynb", "sub/w.pt"] and len(refused) >= 7  # (the deep chain's top folders stay)
+    assert not os.path.lexists(folder / "gradebook.db") and not os.path.lexists(folder / "sub" / "up")
+    assert (outside / "secret.db").read_bytes() == b"SQLite format 3 secret"
+    assert os.stat(outside / "secret.db").st_nlink == 1 and (outside / "keep.txt").read_text() == "mine"
+    assert submissions.irregular(folder) == [] and submissions.keep_regular(folder) == []
+
+
+def test_collect_takes_regular_files_only_and_keeps_the_reasons(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "gradebook.db").write_bytes(b"SQLite format 3")
+    inbox = tmp_path / "inbox"
+    (inbox / "ann" / "ps1").mkdir(parents=True)
+    (inbox / "ann" / "ps1" / "01.ipynb").write_text("{}")
+    (inbox / "ann" / "ps1" / "gb.db").symlink_to(course / "gradebook.db")
+    (inbox / "ann" / "ps1" / ".ipynb_checkpoints").mkdir()
+    (inbox / "ann" / "ps1" / ".ipynb_checkpoints" / "x").symlink_to("/etc/passwd")  # litter: left out silently
+    (tmp_path / "elsewhere" / "ps1").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "ps1" / "01.ipynb").write_text("{}")
+    (inbox / "lnk").symlink_to(tmp_path / "elsewhere")                 # the student folder is a link
+    (inbox / "ps1dir").mkdir()
+    (inbox / "ps1dir" / "ps1").symlink_to(tmp_path / "elsewhere" / "ps1")
+    (inbox / "zed_ps1.zip").symlink_to(tmp_path / "nowhere.zip")
+    students, problems = submissions.collect(inbox, course, "ps1")
+    assert students == ["ann"]
+    assert sorted(problems) == ["lnk", "ps1dir", "zed"] and all("symbolic link" in w for w in problems.values())
+    assert _tree(course / "submitted" / "ann" / "ps1") == ["01.ipynb"]
+    found = submissions.refused(course, "ps1", "ann")
+    assert len(found) == 1 and "[refused-file] gb.db: a symbolic link" in found[0] and "not copied" in found[0]
+    assert not [p for p in (course / "submitted").iterdir() if p.name.startswith(".")]  # no half-made copy
+    # the course's own submitted/, graded in place: removed there, and remembered while the folder is unchanged
+    bob = course / "submitted" / "bob" / "ps1"
+    bob.mkdir(parents=True)
+    (bob / "01.ipynb").write_text("{}")
+    os.mkfifo(bob / "pipe")
+    (bob / "hard.txt").write_text("x")
+    os.link(bob / "hard.txt", course / "other.txt")
+    students, problems = submissions.collect(course / "submitted", course, "ps1")
+    assert students == ["ann", "bob"] and not problems
+    assert _tree(bob) == ["01.ipynb"] and (course / "other.txt").read_text() == "x"
+    first = submissions.refused(course, "ps1", "bob")
+    assert [f.split("] ", 1)[1].split(":")[0] for f in first] == ["hard.txt", "pipe"]
+    assert all("removed from submitted/" in f for f in first)
+    assert submissions.collect(course / "submitted", course, "ps1")[0] == ["ann", "bob"]
+    assert submissions.refused(course, "ps1", "bob") == first          # a second run still knows
+    (bob / "01.ipynb").write_text('{"cells": []}')                      # a new submission: not any more
+    assert submissions.refused(course, "ps1", "bob") == []
+    assert submissions.refused(course, "ps1", "nobody") == []
+
+
+def test_a_name_that_is_not_utf8_cannot_break_the_run(tmp_path):
+    """It is refused at collection; the journal's fingerprint (str.encode) would raise on it."""
+    inbox, course = tmp_path / "inbox", tmp_path / "course"
+    (inbox / "ann" / "ps1").mkdir(parents=True)
+    (inbox / "ann" / "ps1" / "01.ipynb").write_text("{}")
+    (inbox / "ann" / "ps1" / os.fsdecode(b"\xff\xfe.py")).write_text("x")
+    assert submissions.collect(inbox, course, "ps1")[0] == ["ann"]
+    assert fingerprint(course / "submitted" / "ann" / "ps1")
+    assert "not UTF-8" in submissions.refused(course, "ps1", "ann")[0]
+
+
+@pytest.mark.parametrize("name, why", [("ps1/" + "n" * 300 + ".ipynb", "longer than 255 bytes"),
+                                       ("ps1/a\x01b.ipynb", "control characters"),
+                                       ("ps1/" + "/".join(["d"] * 20) + "/01.ipynb", "nested more than")])
+def test_unzip_refuses_names_that_break_the_path_rules(tmp_path, name, why):
+    z = _zip(tmp_path / "a.zip", {"ps1/01.ipynb": b"{}", name: b"x"})
+    with pytest.raises(ValueError, match=why):
+        submissions.unzip(z, tmp_path / "out")
+
+
+def test_the_kernels_copy_never_follows_a_link(tmp_path):
+    from course_lib.instructor.grading.kernel import ConfinedKernelManager
+
+    outside = tmp_path / "course"
+    outside.mkdir()
+    sub = _hostile_tree(tmp_path / "submitted", outside)
+    cwd = tmp_path / "autograded"
+    cwd.mkdir()
+    (cwd / "given.csv").write_text("a,b")
+    (cwd / "01.ipynb").write_text("autograded: holds hidden tests")
+    (cwd / "src.ipynb").symlink_to(outside / "secret.db")
+    km = ConfinedKernelManager(submission=str(sub), confine=False)
+    km._scratch = tmp_path / "scratch"
+    (km._scratch / "work").mkdir(parents=True)
+    km._private_copy(cwd)
+    work = km._scratch / "work"
+    assert _tree(work) == ["01.ipynb", "given.csv", "sub/w.pt"]
+    assert (work / "01.ipynb").read_text() == "{}"  # the student's, never the autograded one
 
 
 # ------------------------------------------------------------------ journal
@@ -205,9 +370,48 @@ def test_table_and_csv(tmp_path):
     assert "YES" in lines[3] and "FLAGGED" in lines[3]
     write_csv([ok, bad], tmp_path / "grades.csv", tmp_path / "problems.csv")
     grades = (tmp_path / "grades.csv").read_text().splitlines()
-    assert grades[0] == "student,auto_score,auto_max,01,02,flagged,events,error"
+    assert grades[0] == "student,auto_score,auto_max,01,02,flagged,events,error,course_lib,released_with"
     assert grades[1].startswith("ann,1,3,1,0,,02 cell 3")
     assert len((tmp_path / "problems.csv").read_text().splitlines()) == 4
+
+
+def test_course_lib_versions_in_csv_table_and_report(tmp_path):
+    """The grader's course_lib version and each notebook's release version reach grades.csv,
+    the table and the end-of-run report, with a warning only where they differ."""
+    from course_lib.instructor.grading.summary import version_report
+
+    same = StudentResult("ann", [Problem("01", "t1", 1, 1, "passed")], graded_with="0.2.0",
+                         released_with={"01": "0.2.0", "02": "0.2.0"})
+    old = StudentResult("ben", [Problem("01", "t1", 1, 1, "passed")], graded_with="0.2.0",
+                        released_with={"01": "0.1.0", "02": "0.2.0"})
+    unknown = StudentResult("cat", [Problem("01", "t1", 1, 0, "failed")], graded_with="0.2.0",
+                            released_with={"01": ""})
+    write_csv([same, old, unknown], tmp_path / "grades.csv", tmp_path / "problems.csv")
+    with open(tmp_path / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert [(rows[s]["course_lib"], rows[s]["released_with"]) for s in ("ann", "ben", "cat")] == [
+        ("0.2.0", "0.2.0"), ("0.2.0", "0.1.0; 0.2.0"), ("0.2.0", "unknown")]
+    assert same.version_note() == "" and unknown.version_note() == ""
+    assert old.version_note() == "released with course_lib 0.1.0 (01), graded with 0.2.0"
+    lines = table([same, old, unknown]).splitlines()
+    assert "released with course_lib 0.1.0" in lines[3] and "released with" not in lines[2] + lines[4]
+    report = version_report([same, old, unknown], "0.2.0")
+    assert report == ["graded with course_lib 0.2.0",
+                      "WARNING: ben: released with course_lib 0.1.0 (01), graded with 0.2.0"]
+    earlier = StudentResult("dan", graded_with="0.1.9", released_with={"01": "0.2.0"})
+    assert "dan was graded with course_lib 0.1.9 in an earlier run" in version_report([earlier], "0.2.0")[1]
+    assert StudentResult.from_dict(old.to_dict()) == old                      # the journal keeps both
+    assert StudentResult.from_dict({"student": "eve"}).released_with == {}    # records of older runs still load
+
+
+def test_released_versions_read_the_submitted_notebooks(tmp_path):
+    from course_lib.instructor import stamp
+
+    nb = nbformat.v4.new_notebook()
+    nbformat.write(stamp.stamp(nb, "0.3.1"), str(tmp_path / "01.ipynb"))
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "02.ipynb"))
+    (tmp_path / "03.ipynb").write_text("{ broken")
+    assert stamp.released_versions(tmp_path, ["01", "02", "03", "04"]) == {"01": "0.3.1", "02": "", "03": ""}
 
 
 # ------------------------------------------------------------------ fingerprints
@@ -247,6 +451,33 @@ def test_snapshot_cache_rehashes_only_what_was_touched(tmp_path, monkeypatch):
     os.utime(nb, ns=(st.st_atime_ns, st.st_mtime_ns))
     diffs = integrity.changed(before, integrity.snapshot(tmp_path, "ps1", cache=cache))
     assert hashed == ["01.ipynb"] and [d.rsplit(" ", 1)[1] for d in diffs] == ["changed"]
+
+
+def test_snapshot_never_follows_a_link_and_changes_can_be_told_apart(tmp_path):
+    course = tmp_path
+    (course / "gradebook.db").write_text("1")
+    ann = course / "submitted" / "ann" / "ps1"
+    ann.mkdir(parents=True)
+    (ann / "01.ipynb").write_text("{}")
+    (ann / "gb").symlink_to("../../../gradebook.db")
+    (course / "submitted" / "ben" / "ps1").mkdir(parents=True)
+    (course / "submitted" / "ben" / "ps1" / "01.ipynb").write_text("{}")
+    (course / "source_notebooks" / "ps1").mkdir(parents=True)
+    (course / "source_notebooks" / "ps1" / "01.ipynb").write_text("{}")
+    before = integrity.snapshot(course, "ps1")
+    assert before[str(ann / "gb")] == "link to ../../../gradebook.db"
+    (course / "gradebook.db").write_text("2")                     # what the link points at: not a change
+    assert integrity.changed(before, integrity.snapshot(course, "ps1")) == []
+    (ann / "01.ipynb").write_text("[]")
+    (course / "source_notebooks" / "ps1" / "01.ipynb").write_text("[]")
+    after = integrity.snapshot(course, "ps1")
+    submitted = course / "submitted"
+    assert [d.rsplit("/", 1)[1] for d in integrity.changed(before, after)] == ["01.ipynb changed"] * 2
+    assert integrity.changed(before, after, outside=submitted) == [
+        f"{course}/source_notebooks/ps1/01.ipynb changed"]
+    assert integrity.changed(before, after, within=ann) == [f"{ann}/01.ipynb changed"]
+    assert integrity.changed(before, after, within=submitted / "ben" / "ps1") == []
+    assert integrity.changed(before, after, within=submitted / "an") == []  # a prefix is not a folder
 
 
 # ------------------------------------------------------------------ sandbox
@@ -321,7 +552,9 @@ def test_guarded_execute_interrupts_a_plain_loop_and_goes_on(tmp_path):
 @pytest.mark.timeout(300)
 def test_guarded_execute_survives_os_exit_and_floods(tmp_path):
     nb = _execute(["import os; os._exit(3)", "print(1)"], tmp_path)
-    assert _enames(nb) == [["KernelDied"], ["NotRun"]] and "exit status" in nb.cells[0].outputs[0].evalue
+    assert _enames(nb) == [["KernelDied"], ["NotRun"]]
+    assert "the kernel died: exited with status 3 (os._exit" in nb.cells[0].outputs[0].evalue
+    assert "exited with status 3" in nb.cells[1].outputs[0].evalue
     nb = _execute(["print('x' * 3000)", "while True: print('y' * 100000)", "print(1)"], tmp_path,
                   max_cell_output=1000, max_output=5 << 20)
     assert "more bytes of output dropped" in nb.cells[0].outputs[-1].text
@@ -378,3 +611,60 @@ def test_output_widgets_do_not_hang_cells(tmp_path):
     nb = _execute(cells, tmp_path, timeout=20)
     assert not [i for i, names in enumerate(_enames(nb)) if "CellTimeoutError" in names]
     assert all(not any(n in ("KernelDied", "NotRun") for n in names) for names in _enames(nb))
+
+
+# ------------------------------------------------------------------ why a kernel died
+@pytest.mark.parametrize("status, confined, says", [
+    (-9, False, "killed by signal SIGKILL (9): the kernel was killed (a signal from the student's code to every "
+                "process of its user, the out-of-memory killer, or the CPU-time limit of 900 s)"),
+    (137, True, "killed by signal SIGKILL (9)"),
+    (137, False, "exited with status 137"),
+    (139, True, "killed by signal SIGSEGV (11): a crash in native code"),
+    (134, True, "killed by signal SIGABRT (6): it aborted"),
+    (152, True, "killed by signal SIGXCPU (24): it hit the CPU-time limit of 900 s"),
+    (-15, False, "killed by signal SIGTERM (15): a signal from the student's code"),
+    (3, True, "exited with status 3 (os._exit or sys.exit in the student's code, or a fatal error in Python)"),
+    (0, False, "exited with status 0 (os._exit or sys.exit in the student's code)"),
+])
+def test_death_cause(status, confined, says):
+    from course_lib.instructor.grading.execute import death_cause
+
+    text = death_cause(status, confined=confined, cpu_seconds=900)
+    assert text.startswith("the kernel died: ") and says in text, text
+
+
+def test_death_cause_unknown():
+    from course_lib.instructor.grading.execute import UNKNOWN_DEATH, death_cause
+
+    assert death_cause(None) == UNKNOWN_DEATH
+
+
+@pytest.mark.skipif(sandbox.probe() is not None, reason="needs bubblewrap")
+def test_bubblewrap_passes_on_how_the_kernel_died(tmp_path):
+    """Measured: bubblewrap exits with the confined process's status, or 128 + N when it died
+    of signal N (what death_cause decodes)."""
+    from course_lib.instructor.grading.execute import death_cause
+
+    for sub in ("work", "tmp", "sock"):
+        (tmp_path / sub).mkdir()
+    sandbox.chown_tree(tmp_path, sandbox.UID_BASE + 9)
+    argv = sandbox.bwrap_argv(uid=sandbox.UID_BASE + 9, workdir=tmp_path / "work", work_at=tmp_path / "work",
+                              tmp=tmp_path / "tmp", sockets=tmp_path / "sock", read_only=sandbox.read_only_paths(),
+                              env={"PATH": "/usr/bin"})
+    got = {}
+    for code in ("import os; os._exit(3)", "import os; os.kill(os.getpid(), 9)", "import os; os.abort()"):
+        got[code] = subprocess.run([*argv, sys.executable, "-c", code], capture_output=True, timeout=60).returncode
+    assert list(got.values()) == [3, 137, 134]
+    assert [death_cause(c, confined=True).split(": ")[1] for c in got.values()] == [
+        "exited with status 3 (os._exit or sys.exit in the student's code, or a fatal error in Python)",
+        "killed by signal SIGKILL (9)", "killed by signal SIGABRT (6)"]
+
+
+def test_process_limit_is_an_event(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("t = start()"), new_code_cell("os.fork()"), new_code_cell("1")])
+    nb.cells[0].outputs = [_err("RuntimeError", "can't start new thread")]
+    nb.cells[1].outputs = [_err("BlockingIOError", "[Errno 11] Resource temporarily unavailable")]
+    nbformat.write(nb, str(tmp_path / "g.ipynb"))
+    assert notebook_events("nb", tmp_path / "g.ipynb") == [
+        "nb cell 1: hit the process limit (RuntimeError: can't start new thread)",
+        "nb cell 2: hit the process limit (BlockingIOError: [Errno 11] Resource temporarily unavailable)"]

@@ -5,25 +5,19 @@ No kernel is started here: these tests read the notebooks' JSON.
 from __future__ import annotations
 
 import json
-import re
-import string
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib.instructor import leaks, nbmeta
 from course_lib.instructor.release import build_release
 
 SOURCES = nbrun.source_notebooks()
 RELEASES = nbrun.release_notebooks()
 COURSE_LIB = Path(nbmeta.__file__).resolve().parents[1]
 STALE = "release/ is stale: run `make release`"
-DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-              "BEGIN MARK SCHEME", "END MARK SCHEME")
-TRIVIAL = {"pass", "return", "else:", "try:", "finally:", "break", "continue", "return None",
-           "with torch.no_grad():"}
 
 
 def _files(folder: Path) -> dict[Path, Path]:
@@ -69,71 +63,32 @@ def test_release_is_up_to_date(tmp_path: Path):
 
 
 # --- nothing secret leaves the source --------------------------------------------
-
-def _trivial(line: str) -> bool:
-    """Too generic to count as a leak: short, a keyword, punctuation, a bare
-    call without arguments (``L.backward()`` is also how an oracle runs torch),
-    or a bare loop header (``for _ in range(steps):``, ``for p in model.parameters():``)."""
-    s = line.strip()
-    return (len(s) < 12 or s in TRIVIAL or all(ch in string.punctuation for ch in s)
-            or re.fullmatch(r"[\w.]+\(\)", s) is not None
-            or re.fullmatch(r"for \w+ in (range\(\w+\)|[\w.]+\(\)):", s) is not None)
-
-
-def _secret_lines() -> dict[str, str]:
-    """Stripped lines of solution and hidden-test regions -> where they come from;
-    trivial lines and lines that also appear outside the regions are left out."""
-    secret: dict[str, str] = {}
-    public: set[str] = set()
-    for path in SOURCES:
-        nb = nbformat.read(str(path), as_version=4)
-        for i, cell in enumerate(nb.cells):
-            public.update(line.strip() for line in nbmeta.outside_region_lines(cell))
-            where = f"{path.name} {nbrun.describe(nb, i)}"
-            for kind, lines in (("solution", nbmeta.solution_lines(cell)),
-                                ("hidden test", nbmeta.hidden_test_lines(cell))):
-                for line in lines:
-                    if not _trivial(line):
-                        secret.setdefault(line.strip(), f"{kind} in {where}")
-    return {line: where for line, where in secret.items() if line not in public}
-
-
-def _text_lines(path: Path) -> list[tuple[str, str]]:
-    """(stripped line, location) of a text file; a notebook's cells are read
-    from its JSON, so escaped text is compared as the student sees it."""
-    if path.suffix == ".ipynb":
-        nb = nbformat.read(str(path), as_version=4)
-        return [
-            (line.strip(), f"{nbrun.describe(nb, i)}")
-            for i, cell in enumerate(nb.cells)
-            for line in nbmeta.source_lines(cell)
-        ]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError):
-        return []  # binary
-    return [(line.strip(), f"line {n}") for n, line in enumerate(text.splitlines(), 1)]
-
+# The scan is course_lib.instructor.leaks: the same one the wheel and the student kit get.
 
 def test_no_solution_or_hidden_test_line_is_published():
-    secret = _secret_lines()
-    leaks = []
-    for folder in (nbrun.RELEASE_DIR.parent, COURSE_LIB):
-        for rel, path in sorted(_files(folder).items()):
-            for line, where in _text_lines(path):
-                if line in secret:
-                    leaks.append(f"{_show(path)} {where}: {line!r} ({secret[line]})")
-    assert not leaks, "solution or hidden-test lines are published:\n" + "\n".join(leaks[:30])
+    secret = leaks.secret_lines(SOURCES)
+    assert secret, "no secret lines found in the source notebooks: the scan would assert nothing"
+    found = [f"{_show(folder)}/{leak}" for folder in (nbrun.RELEASE_DIR.parent, COURSE_LIB)
+             for leak in leaks.scan(leaks.folder_files(folder), secret, delimiters_in=())]
+    assert not found, "solution or hidden-test lines are published:\n" + "\n".join(found[:30])
 
 
 def test_no_delimiters_in_release():
-    found = [
-        f"{_show(path)} {where}: {line!r}"
-        for rel, path in sorted(_files(nbrun.RELEASE_DIR.parent).items())
-        for line, where in _text_lines(path)
-        if any(d in line for d in DELIMITERS)
-    ]
+    found = [f"{_show(nbrun.RELEASE_DIR)}/{leak}"
+             for leak in leaks.scan(leaks.folder_files(nbrun.RELEASE_DIR), {}, delimiters_in=("",))]
     assert not found, "nbgrader delimiters in release/:\n" + "\n".join(found)
+
+
+def test_the_scan_finds_a_planted_leak(tmp_path: Path):
+    """The scan can fail: a solution line and a delimiter copied into a published folder are found."""
+    secret = leaks.secret_lines(SOURCES)
+    line = max(secret, key=len)
+    (tmp_path / "notes.py").write_text(f"# harmless\n    {line}\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nx = 1")])
+    nbformat.write(nb, str(tmp_path / "x.ipynb"))
+    found = leaks.scan(leaks.folder_files(tmp_path), secret)
+    assert any(f.startswith("notes.py line 2:") and secret[line] in f for f in found), found
+    assert any(f.startswith("x.ipynb cell 0") and "nbgrader delimiter" in f for f in found), found
 
 
 # --- committed notebooks are clean -------------------------------------------------

@@ -235,7 +235,7 @@ EXPECTED = {  # autograded + written answers - late penalty
     "solved": 149.0,      # 104 autograded + 45 written
     "copycat": 149.0,     # renamed names change no check
     "blank": 0.0,
-    "mistake": 2.0,       # notebook 01: test_a 1 + test_b 1; the update (4) and the new loss (1) are wrong
+    "mistake": 5.0,       # notebook 01: test_a 1 + test_b 1 (the update (4) and the new loss (1) are wrong) + 3 written
     "late2": 7.2,         # notebook 01: 7 autograded + 2 written = 9, 2 started days late: -20%
     "extended": 10.0,     # 7 + 3, two days late inside a three-day extension: no penalty
 }

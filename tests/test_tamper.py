@@ -181,6 +181,22 @@ def test_edited_setup_cell_is_scanned_against_the_reference():
     assert "grading-env" in kinds
 
 
+def test_setup_cell_of_another_release_is_trusted_and_an_edited_one_is_not():
+    """A notebook released with another course_lib version (or wheel URL) has another setup cell,
+    made by the same template: trusted like the reference's (the grader warns about the version);
+    the same cell with one line changed is scanned."""
+    from course_lib.instructor.setup_cell import setup_cell_source
+
+    nb = _filled()
+    setup = next(c for c in nb.cells if nbmeta.grade_id(c) == "setup")
+    setup.source = setup_cell_source(version="0.0.9", url="https://github.com/c/ps1-student/raw/main/x.whl")
+    assert tamper.scan_notebook(nb, reference=nbrun.SOURCE_DIR / HOST) == []
+    assert 'os.environ.get("NBGRADER_EXECUTION")' in setup.source
+    setup.source = setup.source.replace('os.environ.get("NBGRADER_EXECUTION")', "False")
+    kinds = {f.kind for f in tamper.scan_notebook(nb, reference=nbrun.SOURCE_DIR / HOST)}
+    assert "subprocess" in kinds
+
+
 @pytest.mark.parametrize("release", RELEASES, ids=[p.name for p in RELEASES])
 def test_release_test_cells_match_source(release):
     assert tamper.compare_test_cells(release, _source_of(release)) == []

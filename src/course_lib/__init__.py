@@ -6,6 +6,8 @@ grade the workbook. It holds no solution.
 """
 from __future__ import annotations
 
+#: The one version string of course_lib: the wheel's version (pyproject.toml reads it),
+#: stamped by ``make release`` into every release notebook and its setup cell.
 __version__ = "0.1.0"
 
 from .notebook import setup_notebook

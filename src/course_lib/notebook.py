@@ -1,4 +1,12 @@
-"""What the locked setup cell of every notebook calls."""
+"""What the locked setup cell of every notebook calls.
+
+The setup cell first runs its bootstrap (:mod:`course_lib.bootstrap`), then
+``course_lib.setup_notebook(version=...)`` with the course_lib version the
+notebook was released with (``make release`` writes it into the cell; the
+kernel cannot reliably know which notebook it runs). A different installed
+version still runs, with a warning on stdout that says what to run: the
+checks of another version may not be the ones the graders run.
+"""
 from __future__ import annotations
 
 import os
@@ -16,8 +24,26 @@ def grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-def setup_notebook(seed: int = 0) -> None:
+def version_warning(wanted: str | None, have: str) -> str:
+    """The warning for a notebook released with course_lib ``wanted`` in a kernel that
+    has ``have``; ``""`` when they agree (or the notebook names no version)."""
+    if not wanted or wanted == have:
+        return ""
+    wheel = f"course_lib-{wanted}-py3-none-any.whl"
+    fix = (f"upload {wheel} (from the student kit) into the Files pane (/content), then "
+           "Runtime > Restart session and run this cell again" if on_colab() else
+           f"in a terminal, in the student kit's folder, run `pip install {wheel}`, "
+           "then restart the kernel and run this cell again")
+    return (f"WARNING: this notebook was released with course_lib {wanted}, but this kernel has "
+            f"course_lib {have}: its checks may differ from the graders'. To fix it, {fix}.")
+
+
+def setup_notebook(seed: int = 0, version: str | None = None) -> None:
     """Seed the random generators and print one line about the environment.
+
+    ``version`` is the course_lib version the notebook was released with (the
+    setup cell passes it); when the installed one differs, a warning that says
+    what to run follows (on stdout, like the rest).
 
     It also imports torch once here, so that the first check cell does not
     pay for that import.
@@ -41,3 +67,6 @@ def setup_notebook(seed: int = 0) -> None:
         f"course_lib {__version__} ready: Python {platform.python_version()}, "
         f"torch {torch.__version__.split('+')[0]} on {device}, {where}."
     )
+    warning = version_warning(version, __version__)
+    if warning:
+        print(warning)

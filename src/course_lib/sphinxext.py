@@ -18,6 +18,12 @@
       The answer ...
       ```
 
+- "Open in Colab": a problem page (a notebook of ``release/ps1/``) gets a
+  launch button to the same notebook, ``ps1/<name>.ipynb``, in the public
+  student repository that ``repository.url`` of ``_config.yml`` names (see
+  :mod:`course_lib.instructor.student_repo`); never into this repository,
+  and no button at all while the setting is empty.
+
 - Accessibility: every page gets ``course_a11y.css`` (visible focus, figure
   captions); pages with a plotly figure also get ``course_figures.js``, which
   binds the keyboard controls :func:`course_lib.plotly_offline.figure_html`
@@ -96,6 +102,34 @@ def add_plotly_js(app: Sphinx, pagename: str, templatename: str,
         app.add_js_file(FIGURES_JS, priority=900, defer="defer")
 
 
+#: The folder of the student notebooks in the book (a problem page's name starts with it).
+RELEASE_PAGES = "release/ps1/"
+
+
+def add_colab_link(app: Sphinx, pagename: str, templatename: str,
+                   context: dict[str, Any], doctree: Any) -> None:
+    """Add "Open in Colab" to a problem page, pointing into the public student repository.
+
+    Runs after the theme has prepared its header buttons (``html-page-context``,
+    priority 502). The theme's own Colab button is not used: it would point at
+    ``release/ps1/...`` in the repository of the book's sources.
+    """
+    from course_lib.instructor.student_repo import StudentRepository
+
+    if not pagename.startswith(RELEASE_PAGES) or "header_buttons" not in context:
+        return
+    options = app.config.html_theme_options or {}
+    repo = StudentRepository(options.get("repository_url") or "", options.get("repository_branch") or "main")
+    url = repo.colab_url(pagename[len(RELEASE_PAGES):]) if repo.url else None
+    if url:
+        context["header_buttons"].append({
+            "type": "group", "tooltip": "Launch interactive content", "icon": "fas fa-rocket",
+            "label": "launch-buttons",
+            "buttons": [{"type": "link", "text": "Colab", "tooltip": "Open this notebook in Colab",
+                         "icon": "_static/images/logo_colab.png", "url": url}],
+        })
+
+
 def visit_graphviz_html(self: Any, node: Any) -> None:
     """Sphinx's HTML rendering of a ``{graphviz}`` drawing, with its ``:alt:``
     text on the ``<object>`` as ``role="img"`` and ``aria-label``."""
@@ -119,6 +153,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("instructor-only", InstructorOnly)
     app.add_config_value("course_audience", "student", "env")
     app.connect("html-page-context", add_plotly_js)
+    app.connect("html-page-context", add_colab_link, priority=502)
     app.add_css_file(A11Y_CSS)
     from sphinx.ext.graphviz import graphviz
 

@@ -6,6 +6,11 @@ memory or a barrier that not every thread reaches is reported with the
 array, index, thread, block and line instead of crashing or corrupting
 memory. Large sizes run on the fast CPU backend (PoCL), or on the GPU where
 there is one.
+
+A check tests the kernel the cell above defines now: when the student's
+function launches a kernel whose newer version (a later ``SourceModule``
+with a kernel of that name) does not compile, the check says so instead of
+passing the old, compiled one.
 """
 from __future__ import annotations
 
@@ -34,6 +39,17 @@ def _backend(checked: bool) -> Iterator[str]:
         yield be.short
 
 
+def _stale(method: str, launched: Sequence[gpu.Launch]) -> None:
+    """Refuse to test a kernel that was replaced by a version that does not compile."""
+    for launch in launched:
+        error = gpu.module.newer_failure(launch)
+        if error is not None:
+            raise CheckFailure(
+                f"{method}: the kernel `{launch.kernel}` in the cell above does not compile, so this check cannot "
+                f"test it ({method} still launches the earlier version, which compiled). {error.heading}: "
+                f"{error.message}\nFix the kernel, run its cell again, then this check.")
+
+
 def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call student code; a GPU error inside becomes a CheckFailure that keeps its message."""
     def guarded_call() -> Any:
@@ -41,7 +57,11 @@ def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any
             return fn(*args)
         except gpu.GpuError as exc:
             raise CheckFailure(f"{method}: {where}: {exc.heading.lower()}: {exc.message}") from None
-    return call(method, f"{method}(...) {where}", guarded_call)
+    before = gpu.module.launch_count()
+    try:
+        return call(method, f"{method}(...) {where}", guarded_call)
+    finally:
+        _stale(method, gpu.module.launches_since(before))
 
 
 # --------------------------------------------------------------------------

@@ -11,35 +11,36 @@
          grid=((len(y) + 255) // 256, 1))
 
 With a CUDA GPU and PyCUDA (Colab) the kernels run there; otherwise the same
-CUDA C runs on the CPU through OpenCL (PoCL), or, in checked mode
-(``gpu.use("checked")``, used by the grading checks), on the Oclgrind
-simulator, which turns out-of-bounds accesses, data races and divergent
-barriers into messages. See :mod:`course_lib.gpu.backends`.
+CUDA C, translated to OpenCL C (:mod:`course_lib.gpu.translate`), runs on the
+CPU on PoCL, or, in checked mode (``gpu.use("checked")``, used by the grading
+checks), on the Oclgrind simulator, which turns out-of-bounds accesses, data
+races and divergent barriers into messages. Both CPU backends run in a
+worker process, so a kernel that corrupts memory cannot take the notebook
+down. See :mod:`course_lib.gpu.backends`.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import numpy as np
 
-from .oclgrind import OCLGRIND_ENV as _OCLGRIND_ENV
+from .backends import backend, ensure_pycuda, use, using
+from .errors import CompileError, GpuError, KernelFault, LaunchError, NotOnCpu
+from .memory import DeviceAllocation, In, InOut, Out
+from .memory import memcpy_dtoh as _cpu_dtoh
+from .memory import memcpy_htod as _cpu_htod
+from .module import Function, Launch, SourceModule, launches
+from .notebook_hint import install as _install_hint
 
-# Oclgrind reads its options once, when OpenCL first lists the platforms: set them first.
-for _key, _value in _OCLGRIND_ENV.items():
-    os.environ.setdefault(_key, _value)
-
-from .backends import backend, ensure_pycuda, use, using  # noqa: E402
-from .errors import CompileError, GpuError, KernelFault, LaunchError  # noqa: E402
-from .memory import DeviceAllocation, In, InOut, Out  # noqa: E402
-from .memory import memcpy_dtoh as _cpu_dtoh  # noqa: E402
-from .memory import memcpy_htod as _cpu_htod  # noqa: E402
-from .module import Function, Launch, SourceModule, launches  # noqa: E402
+try:
+    _install_hint()       # in a notebook: a NameError caused by a kernel that does not compile says so
+except Exception:  # noqa: BLE001 - a hint must never break the import
+    pass
 
 __all__ = [
     "CompileError", "DeviceAllocation", "Event", "Function", "GpuError", "In", "InOut", "KernelFault", "Launch",
-    "LaunchError", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc", "memcpy_dtoh", "memcpy_htod",
+    "LaunchError", "NotOnCpu", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc", "memcpy_dtoh", "memcpy_htod",
     "synchronize", "to_device", "use", "using",
 ]
 

@@ -3,8 +3,9 @@
 ``auto`` (the default) takes a CUDA GPU when PyCUDA and a GPU are there, else
 the CPU through OpenCL on PoCL. ``checked`` runs on the Oclgrind simulator:
 slow, but every out-of-bounds access, data race and divergent barrier becomes
-a message. The choice is announced once. ``COURSE_GPU_BACKEND`` (``auto``,
-``cuda``, ``cpu``, ``checked``) overrides the default.
+a message. Both CPU backends run in a worker process (:mod:`.worker`). The
+choice is announced once. ``COURSE_GPU_BACKEND`` (``auto``, ``cuda``, ``cpu``,
+``checked``) overrides the default.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class CudaBackend:
         self.short = f"GPU ({dev.name()})"
         self.max_threads = int(dev.get_attribute(drv.device_attribute.MAX_THREADS_PER_BLOCK))
 
+    def __repr__(self) -> str:
+        return f"course_lib.gpu backend 'cuda': {self.label}"
+
     def compile(self, source: str) -> Any:
         from .errors import CompileError
 
@@ -48,7 +52,7 @@ class CudaBackend:
         except Exception as exc:  # pycuda.driver.CompileError
             raise CompileError(f"your CUDA C does not compile (nvcc):\n{str(exc)[-1500:]}") from None
 
-    def launch(self, module: Any, kernel: Any, source: str, args: Any, block: Any, grid: Any) -> float:
+    def launch(self, module: Any, kernel: Any, source: str, args: Any, block: Any, grid: Any, shared: int = 0) -> float:
         from .memory import ArgumentHandler, DeviceAllocation
 
         drv = self.drv
@@ -61,7 +65,8 @@ class CudaBackend:
             else:
                 native.append(arg)
         fn = module.get_function(kernel.name)
-        seconds = fn(*native, block=block, grid=grid[:2] if grid[2] == 1 else grid, time_kernel=True)
+        seconds = fn(*native, block=block, grid=grid[:2] if grid[2] == 1 else grid, shared=int(shared),
+                     time_kernel=True)
         return float(seconds)
 
     def synchronize(self) -> None:
@@ -104,14 +109,10 @@ def _make(name: str) -> Any:
     if name not in _made:
         if name == "cuda":
             _made[name] = CudaBackend()
-        elif name == "checked":
-            from .checked import CheckedBackend
-
-            _made[name] = CheckedBackend()
         else:
-            from .opencl import make
+            from .worker import WorkerBackend
 
-            _made[name] = make(name)
+            _made[name] = WorkerBackend(name)
     return _made[name]
 
 

@@ -21,9 +21,18 @@ class GpuError(Exception):
 
 
 class CompileError(GpuError):
-    """The CUDA C source does not compile."""
+    """The CUDA C source does not compile. ``kernel_names``: the ``__global__``
+    functions the source declares (as far as they could be read), so that a
+    check can tell that the kernel it was handed is an older version."""
 
     heading = "KERNEL DOES NOT COMPILE"
+    kernel_names: tuple[str, ...] = ()
+
+
+class NotOnCpu(CompileError):
+    """The CUDA C is fine, but uses something the CPU backends cannot run (named, with its line)."""
+
+    heading = "KERNEL CANNOT RUN ON THE CPU"
 
 
 class LaunchError(GpuError):
@@ -33,6 +42,7 @@ class LaunchError(GpuError):
 
 
 class KernelFault(GpuError):
-    """Checked mode saw the kernel misbehave (out of bounds, data race, divergent barrier)."""
+    """The kernel misbehaved: out of bounds, a data race, a divergent barrier
+    (checked mode), a failed ``assert``, or a crash (the fast CPU backend)."""
 
     heading = "KERNEL FAULT"

@@ -5,6 +5,12 @@ launched on, so a kernel compiled while the fast CPU backend was active also
 runs in checked mode when a check asks for it. Before anything runs, a
 launch is validated: the block and grid, and every argument against the
 kernel's parameter types.
+
+Every ``SourceModule`` gets a serial number, and the latest one that defined
+a kernel name is remembered, compiled or not (:func:`newer_failure`): a check
+handed a function that still launches an older, compiled ``matmul`` while the
+cell above now holds a ``matmul`` that does not compile says so instead of
+testing the old kernel.
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from .cuda_c import Kernel, Param, kernels
 from .errors import CompileError, LaunchError
 from .memory import ArgumentHandler, DeviceAllocation
 
-__all__ = ["Function", "Launch", "SourceModule", "launches", "launches_since", "launch_count"]
+__all__ = ["Function", "Launch", "SourceModule", "failing_kernels", "launches", "launches_since", "launch_count",
+           "newer_failure"]
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK = (1024, 1024, 64)
@@ -36,6 +43,7 @@ class Launch:
     backend: str
     seconds: float
     number: int = 0         # 1 for the first launch of the session, 2 for the next, ...
+    module: int = 0         # serial number of the SourceModule the kernel came from
 
 
 #: The most recent launches (the checks read the launch configuration here).
@@ -50,11 +58,44 @@ def launch_count() -> int:
 
 
 def _record(kernel: str, block: tuple[int, int, int], grid: tuple[int, int, int], backend: str,
-            seconds: float) -> None:
+            seconds: float, module: int = 0) -> None:
     global _count
     _count += 1
-    launches.append(Launch(kernel, block, grid, backend, seconds, _count))
+    launches.append(Launch(kernel, block, grid, backend, seconds, _count, module))
     del launches[:-_KEEP]
+
+
+_modules = 0
+#: kernel name -> (serial of the latest SourceModule that defined it, its CompileError or None)
+_latest: dict[str, tuple[int, CompileError | None]] = {}
+
+
+def _remember(serial: int, names: Any, error: CompileError | None) -> None:
+    for name in names:
+        if serial >= _latest.get(name, (0, None))[0]:
+            _latest[name] = (serial, error)
+
+
+def latest_module_failed() -> bool:
+    """Whether the most recent ``SourceModule`` did not compile."""
+    return bool(_latest) and max(_latest.values(), key=lambda item: item[0])[1] is not None and \
+        max(serial for serial, _ in _latest.values()) == _modules
+
+
+def failing_kernels() -> dict[str, CompileError]:
+    """Kernel names whose latest ``SourceModule`` did not compile, with its error, the
+    most recent first."""
+    failing = sorted(((serial, name, error) for name, (serial, error) in _latest.items() if error is not None),
+                     key=lambda item: -item[0])
+    return {name: error for _, name, error in failing}
+
+
+def newer_failure(launch: Launch) -> CompileError | None:
+    """The compile error of a ``SourceModule`` made after the one ``launch`` used,
+    with a kernel of the same name (the student edited the kernel, it no longer
+    compiles, and an older compiled version ran); None when there is none."""
+    serial, error = _latest.get(launch.kernel, (0, None))
+    return error if error is not None and serial > launch.module else None
 
 
 def launches_since(count: int) -> list[Launch]:
@@ -66,17 +107,21 @@ class SourceModule:
     """CUDA C source with one or more ``__global__`` kernels (PyCUDA's ``SourceModule``)."""
 
     def __init__(self, source: str, **options: Any):
+        global _modules
         if not isinstance(source, str):
             raise CompileError(f"SourceModule takes the CUDA C source as a string, got {type(source).__name__}.")
+        _modules += 1
+        self.serial = _modules
         self.source = source
+        self._native: dict[str, Any] = {}
         try:
             self.kernels = kernels(source)
-        except ValueError as exc:
-            raise CompileError(str(exc)) from None
-        if not self.kernels:
-            raise CompileError("the source has no kernel: a kernel starts with `__global__ void name(...)`.")
-        self._native: dict[str, Any] = {}
-        self.native(backends.backend())       # compile now: errors show at once
+            self.native(backends.backend())       # compile now: errors show at once
+        except CompileError as exc:
+            names = exc.kernel_names or tuple(getattr(self, "kernels", ()))
+            _remember(self.serial, names, exc)
+            raise
+        _remember(self.serial, self.kernels, None)
 
     def native(self, backend: Any) -> Any:
         """The module compiled for ``backend`` (once per backend)."""
@@ -167,7 +212,7 @@ class Function:
     _seen: set = field(default_factory=set)
 
     def __call__(self, *args: Any, block: Any = None, grid: Any = (1, 1), time_kernel: bool = False,
-                 **ignored: Any) -> float | None:
+                 shared: int = 0, **ignored: Any) -> float | None:
         k = self.kernel
         if block is None:
             raise LaunchError(f"{k.name}: block= is required, e.g. block=(16, 16, 1).")
@@ -179,8 +224,11 @@ class Function:
                               f"was given {len(args)}.")
         for i, (param, arg) in enumerate(zip(k.params, args)):
             _check_arg(k, i, param, arg)
-        seconds = be.launch(self.module.native(be), k, self.module.source, args, b, g)
-        _record(k.name, b, g, be.name, seconds)
+        if not isinstance(shared, (int, np.integer)) or isinstance(shared, bool) or shared < 0:
+            raise LaunchError(f"{k.name}: shared= is the number of bytes of dynamic __shared__ memory, an int; got "
+                              f"{shared!r}.")
+        seconds = be.launch(self.module.native(be), k, self.module.source, args, b, g, shared=int(shared))
+        _record(k.name, b, g, be.name, seconds, self.module.serial)
         return seconds if time_kernel else None
 
     def prepared_time(self, *args: Any, **kwargs: Any) -> float:

@@ -15,12 +15,15 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator, Sequence
+
+from .opencl_prelude import SOURCE_NAME
 
 __all__ = ["Buffer", "capture_stderr", "explain"]
 
 #: Environment Oclgrind reads when its platform is first used.
-OCLGRIND_ENV = {"OCLGRIND_DATA_RACES": "1", "OCLGRIND_MAX_ERRORS": "1000"}
+OCLGRIND_ENV = {"OCLGRIND_DATA_RACES": "1", "OCLGRIND_MAX_ERRORS": "1000",
+                "OCLGRIND_LOCAL_MEM_SIZE": "49152"}     # CUDA's 48 KB of __shared__ memory per block
 
 
 @dataclass(frozen=True)
@@ -72,83 +75,127 @@ def _triple(text: str, key: str) -> str | None:
     return f"({m.group(1)}, {m.group(2)}, {m.group(3)})" if m else None
 
 
-def _lines(entry: list[str]) -> list[int]:
-    return [int(m.group(1)) for line in entry if (m := re.match(r"At line (\d+)", line))]
+def _lines(entry: list[str]) -> list[tuple[int, str]]:
+    """(line, file) of each ``At line N (column C) of FILE:`` in an entry."""
+    found = []
+    for line in entry:
+        m = re.match(r"At line (\d+)(?: \(column \d+\))?(?: of (\S+?):?)?$", line)
+        if m:
+            found.append((int(m.group(1)), m.group(2) or SOURCE_NAME))
+    return found
 
 
 class _Source:
-    def __init__(self, source: str, offset: int):
-        self.lines = source.splitlines()
-        self.offset = offset
+    def __init__(self, lines: Sequence[str]):
+        self.lines = list(lines)
 
-    def at(self, line: int) -> str:
-        n = line - self.offset
+    def at(self, where: tuple[int, str]) -> str:
+        n, name = where
+        if name != SOURCE_NAME:
+            return "inside a CUDA built-in (such as atomicAdd) that your kernel calls"
         if 1 <= n <= len(self.lines):
             return f"line {n} of your kernel: `{self.lines[n - 1].strip()}`"
-        return "a line of the prelude"
+        return f"line {n} of your kernel"
 
 
-def _where(buffers: list[Buffer], space: str, address: int) -> str:
-    """``C[1073] (C has 1073 elements, ...)`` for a global address; the simulator
-    gives every buffer its own range of addresses, starting at its base."""
+def _where(buffers: list[Buffer], space: str, address: int) -> tuple[str, str | None]:
+    """(``C[1073] (C has 1073 elements, ...)``, ``C``) for a global address; the
+    simulator gives every buffer its own range of addresses, starting at its base."""
     if space == "local":
-        return "a __shared__ array"
+        return "a __shared__ array", None
     below = [b for b in buffers if b.base <= address]
     if below:
         b = max(below, key=lambda b: b.base)
         index = (address - b.base) // b.itemsize
         n = b.nbytes // b.itemsize
         if index < (1 << 40):
-            return f"{b.name}[{index}] ({b.name} has {n} elements, indices 0 to {n - 1})"
-    return f"{space} memory"
+            return f"{b.name}[{index}] ({b.name} has {n} elements, indices 0 to {n - 1})", b.name
+    return f"{space} memory", None
 
 
-def explain(report: str, kernel: str, source: str, offset: int, buffers: list[Buffer]) -> str | None:
-    """One message for the first problem in Oclgrind's ``report``, or None if it found none."""
+_SIZE_NAMES = ("n", "N", "size", "len", "length", "count", "num", "numel", "nelem", "total")
+
+
+def guard_hint(kernel: Any, lines: Sequence[str], line: tuple[int, str] | None, array: str | None) -> str:
+    """How to guard the access, in the terms of this kernel: a 2-D bound for a
+    kernel that uses the y indices, ``if (i < n)`` with its own names otherwise."""
+    text = "\n".join(lines)
+    sizes = [p.name for p in getattr(kernel, "params", ()) if not p.pointer]
+    if re.search(r"\b(threadIdx|blockIdx|blockDim)\s*\.\s*y\b", text):
+        names = re.findall(r"\b\w+\b", text)
+        if {"row", "col"} <= set(names) and {"n", "p"} <= set(sizes):
+            example = "`if (row < n && col < p)`"
+        elif {"row", "col"} <= set(names):
+            example = "`if (row < rows && col < cols)`, with your kernel's sizes"
+        else:
+            example = "a bound on the row and one on the column"
+        return (f"A thread whose row or column lies outside the matrix must not touch memory: guard the access "
+                f"with a bounds check on both, such as {example}, and check the index arithmetic.")
+    index = None
+    if line is not None and array and 1 <= line[0] <= len(lines):
+        m = re.search(rf"\b{re.escape(array)}\s*\[\s*([A-Za-z_]\w*)\s*\]", lines[line[0] - 1])
+        index = m.group(1) if m else None
+    size = next((s for s in sizes if s in _SIZE_NAMES), sizes[0] if len(sizes) == 1 else None)
+    if index and size:
+        example = f"`if ({index} < {size})`"
+    else:
+        example = "`if (i < n)`, with your kernel's index and length"
+    what = f"past the end of {array}" if array else "past the end of the array"
+    return (f"A thread whose index lies {what} must not touch it: the grid usually has more threads than "
+            f"elements, so guard the access with {example}, and check the index arithmetic.")
+
+
+def explain(report: str, kernel: Any, lines: Sequence[str], buffers: list[Buffer]) -> str | None:
+    """One message for the first problem in Oclgrind's ``report``, or None if it found none.
+    ``kernel``: the :class:`~course_lib.gpu.signature.Kernel` launched; ``lines``: the student's lines."""
+    name = kernel.name
     entries = [e for e in _entries(report) if not e[0].startswith(("Oclgrind", "1 error", "warning"))]
     if not entries:
         return None
-    src = _Source(source, offset)
+    src = _Source(lines)
     first = entries[0]
     head, body = first[0], "\n".join(first[1:])
-    lines = _lines(first)
+    where = _lines(first)
     same = sum(1 for e in entries if e[0].split(" at ")[0] == head.split(" at ")[0])
     more = f" ({same} such reports in all; the first is shown)" if same > 1 else ""
 
     m = re.match(r"Invalid (read|write) of size (\d+) at (\w+) memory address (0x[0-9a-fA-F]+)", head)
     if m:
-        what = _where(buffers, m.group(3), int(m.group(4), 16))
+        what, array = _where(buffers, m.group(3), int(m.group(4), 16))
         thread, block = _triple(body, "Local"), _triple(body, "Group")
-        at = src.at(lines[0]) if lines else "an unknown line"
-        return (f"{kernel}: out-of-bounds {m.group(1)} of {what} by thread {thread} of block {block}, at "
-                f"{at}{more}. A thread whose row or column lies outside the matrix must not touch memory: "
-                f"guard the access with a bounds check such as `if (row < n && col < p)`, and check the "
-                f"index arithmetic.")
+        at = src.at(where[0]) if where else "an unknown line"
+        return (f"{name}: out-of-bounds {m.group(1)} of {what} by thread {thread} of block {block}, at "
+                f"{at}{more}. {guard_hint(kernel, lines, where[0] if where else None, array)}")
     m = re.match(r"(Read-write|Write-write) data race at (\w+) memory address (0x[0-9a-fA-F]+)", head)
     if m:
-        what = _where(buffers, m.group(2), int(m.group(3), 16))
+        what, _ = _where(buffers, m.group(2), int(m.group(3), 16))
         ents = re.findall(r"Local" + _TRIPLE + r" Group" + _TRIPLE, body)
         who = " and ".join(f"thread ({a},{b},{c})" for a, b, c, *_ in ents[:2])
         block = f"({ents[0][3]},{ents[0][4]},{ents[0][5]})" if ents else "?"
-        at = " and ".join(src.at(n) for n in lines[:2])
-        return (f"{kernel}: data race ({m.group(1).lower()}) on {what}: {who} of block {block} access it with "
-                f"no barrier between them, at {at}{more}. Every thread must finish writing a shared tile "
-                f"before any thread reads it, and finish reading it before it is overwritten: is a "
-                f"__syncthreads() missing (after loading the tile, and at the end of each loop step)?")
+        at = " and ".join(src.at(n) for n in where[:2])
+        if m.group(2) == "local":
+            advice = ("Every thread must finish writing a shared tile before any thread reads it, and finish "
+                      "reading it before it is overwritten: is a __syncthreads() missing (after loading the tile, "
+                      "and at the end of each loop step)?")
+        else:
+            advice = ("Two threads touch the same element of global memory with nothing ordering them: give each "
+                      "thread its own elements, or use an atomic operation (atomicAdd) for a shared total.")
+        return (f"{name}: data race ({m.group(1).lower()}) on {what}: {who} of block {block} access it with "
+                f"no barrier between them, at {at}{more}. {advice}")
     if head.startswith("Work-group divergence detected"):
         block = _triple(body, "Work-group: ") or "?"
         count = re.search(r"Only (\d+) out of (\d+) work-items", body)
-        if count or len(lines) < 2:
+        if count or len(where) < 2:
             how = f" (only {count.group(1)} of its {count.group(2)} threads got there)" if count else ""
-            at = src.at(lines[0]) if lines else "a barrier"
+            at = src.at(where[0]) if where else "a barrier"
             what = f"not every thread of block {block} reached the __syncthreads() at {at}{how}"
         else:
             thread = _triple(body, "Local")
             what = (f"the threads of block {block} are split between two barriers: thread {thread} is at the "
-                    f"__syncthreads() at {src.at(lines[0])}, while threads before it waited at the one at "
-                    f"{src.at(lines[1])}")
-        return (f"{kernel}: {what}{more}. Every thread of a block must reach every __syncthreads(), the same ones "
+                    f"__syncthreads() at {src.at(where[0])}, while threads before it waited at the one at "
+                    f"{src.at(where[1])}")
+        return (f"{name}: {what}{more}. Every thread of a block must reach every __syncthreads(), the same ones "
                 f"in the same order: do not put one inside an `if` that only some threads enter (such as the "
                 f"bounds guard); guard the loads and stores instead.")
     detail = " ".join(first[:4])
-    return f"{kernel}: the checked run reported a problem: {detail}{more}"
+    return f"{name}: the checked run reported a problem: {detail}{more}"

@@ -1,60 +1,82 @@
-"""The locked setup cell at the top of every notebook, from one setting.
+"""The locked setup cell at the top of every notebook, from one template and one setting.
 
-On Colab the cell installs course_lib from the install source; elsewhere it
-expects course_lib installed (README, "For students"). The install source is
-derived from the one repository setting in ``_config.yml`` (``repository.url``
-and ``repository.branch``), which also drives the book's Colab links.
-
-On Colab the environment variable ``COURSE_LIB_SOURCE`` (any pip requirement:
-a wheel or sdist file, a URL) replaces that source for the session, e.g. a
-course that hands out a built wheel, or the test that stands in for Colab
-with a wheel built from this repository (tests/test_fresh_env.py).
+The cell holds the source of :func:`course_lib.bootstrap.ensure_course_lib`
+(it runs before course_lib can be imported), a call with the pinned version
+(``course_lib.__version__``) and the wheel's public URL (from the
+``repository`` setting of ``_config.yml``, see :mod:`.student_repo`; empty
+while unset), then imports course_lib and calls
+``course_lib.setup_notebook(version=...)``, which warns when the installed
+course_lib is not the notebook's.
 
 ``python -m course_lib.instructor.setup_cell`` rewrites the setup cell of every
-source notebook from that setting (``make release`` runs it first).
+source notebook from the setting; ``make release`` does it first, so changing
+the setting or bumping the version is one edit and one ``make release``.
 """
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
 import nbformat
 
+from . import student_repo
+
 ROOT = Path(__file__).resolve().parents[3]
 SETUP_GRADE_ID = "setup"
 
-ENV_SOURCE = "COURSE_LIB_SOURCE"
+TEMPLATE = '''# Setup: run this cell first. It installs course_lib {version} if needed (see START_HERE.md).
+{bootstrap}
 
-TEMPLATE = '''# Setup: run this cell first. On Colab it installs course_lib; elsewhere see the README.
-import importlib.util, os, subprocess, sys
-if importlib.util.find_spec("course_lib") is None:
-    if "google.colab" not in sys.modules:
-        raise ModuleNotFoundError("course_lib is not installed in this kernel: follow 'For students' in the README.")
-    source = os.environ.get("{env}") or "{source}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-    importlib.invalidate_caches()
+ensure_course_lib({version!r}, {url!r})
 import course_lib
-course_lib.setup_notebook()'''
+course_lib.setup_notebook(version={version!r})'''
 
 
-def install_source(config: Path = ROOT / "_config.yml") -> str:
-    """The pip requirement the setup cell installs on Colab."""
-    import yaml
+def pinned_version() -> str:
+    """The course_lib version the notebooks are released with: this package's."""
+    from course_lib import __version__
 
-    repo = (yaml.safe_load(config.read_text()) or {}).get("repository") or {}
-    url, branch = repo.get("url"), repo.get("branch", "main")
-    if not url:
-        raise ValueError(f"{config}: set repository.url (the course_lib install source)")
-    return f"course_lib @ git+{url}@{branch}"
+    return __version__
 
 
-def setup_cell_source(source: str | None = None) -> str:
-    return TEMPLATE.format(source=source or install_source(), env=ENV_SOURCE)
+def install_source(config: Path | str = student_repo.CONFIG, version: str | None = None) -> str:
+    """The URL of the wheel the setup cell installs when none is beside the notebook ("" when unset)."""
+    return student_repo.read(config).wheel_url(version or pinned_version())
 
 
-def sync(notebooks: list[Path]) -> list[Path]:
+def setup_cell_source(config: Path | str = student_repo.CONFIG, version: str | None = None,
+                      url: str | None = None) -> str:
+    """The setup cell's code for ``version`` (default: this course_lib's) and ``url``
+    (default: from the setting in ``config``)."""
+    from course_lib.bootstrap import ensure_course_lib
+
+    version = version or pinned_version()
+    url = install_source(config, version) if url is None else url
+    return TEMPLATE.format(bootstrap=inspect.getsource(ensure_course_lib).rstrip(), version=version, url=url)
+
+
+def generated_for(source: str) -> tuple[str, str] | None:
+    """``(version, url)`` when ``source`` is exactly the setup cell this template makes for
+    some version and URL (a notebook of another release), else None.
+
+    The grader's tamper scan trusts such a cell like the reference's own: it is the
+    course's code, and while nbgrader runs it the bootstrap installs nothing."""
+    import ast
+
+    try:
+        call = ast.parse(source.rstrip().split("\n")[-3]).body[0].value
+        version, url = (ast.literal_eval(arg) for arg in call.args)
+    except (SyntaxError, ValueError, AttributeError, IndexError, TypeError):
+        return None
+    if not (isinstance(version, str) and isinstance(url, str) and version):
+        return None
+    return (version, url) if setup_cell_source(version=version, url=url) == source.rstrip() else None
+
+
+def sync(notebooks: list[Path], config: Path | str = student_repo.CONFIG) -> list[Path]:
     """Rewrite each notebook's setup cell from the setting; return those that changed."""
-    want = setup_cell_source()
+    want = setup_cell_source(config)
     changed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)

@@ -6,6 +6,7 @@
                               canvas.csv, grades_generic.csv, and every feedback page
     course-grade feedback     only the feedback pages
     course-grade similarity   pairs of students with near-identical solution code
+    course-grade clear S      a person cleared flagged student S: their withheld points count
 
 SUBMISSIONS is ``submitted/`` (``<student>/ps1/*.ipynb``) or a folder of
 per-student zip files (a folder named like a subcommand: write ``./final``).
@@ -45,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-SUBCOMMANDS = ("final", "feedback", "rubric", "similarity")
+SUBCOMMANDS = ("final", "feedback", "rubric", "similarity", "clear")
 
 
 def main(argv: list[str] | None = None) -> int:

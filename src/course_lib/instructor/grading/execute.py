@@ -13,6 +13,12 @@
   kills above) the cell gets an error output ``KernelDied`` saying why, and every
   later code cell an error ``NotRun``: the rest of the notebook scores 0 instead
   of failing the whole student, and the summary can say what happened.
+  The why is :func:`death_cause` of the kernel process's exit status: a signal
+  (bubblewrap exits with 128 + N when the confined kernel dies of signal N,
+  measured with bubblewrap 0.8: ``os.kill(os.getpid(), 9)`` gives 137, a
+  segfault 139, ``os.abort()`` 134, the CPU-time limit 137 since its soft and
+  hard limits are equal) or the status the student's code exited with
+  (``os._exit(3)`` gives 3).
 
 Error outputs it writes (``ename``): ``CellTimeoutError`` (nbgrader's),
 ``KernelDied``, ``NotRun``, ``OutputLimitExceeded``.
@@ -38,6 +44,46 @@ KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 OUTPUT_LIMIT = "OutputLimitExceeded"
 TIMEOUT = "CellTimeoutError"
+
+
+_NATIVE = "a crash in native code (ctypes, a C extension, or a stack overflow from very deep recursion)"
+#: What a kernel killed by each signal most likely met.
+SIGNAL_CAUSES = {
+    signal.SIGKILL: "the kernel was killed (a signal from the student's code to every process of its user, "
+                    "the out-of-memory killer, or the CPU-time limit{cpu})",
+    signal.SIGXCPU: "it hit the CPU-time limit{cpu}",
+    signal.SIGXFSZ: "it hit the file-size limit",
+    signal.SIGSEGV: _NATIVE,
+    signal.SIGBUS: _NATIVE,
+    signal.SIGILL: _NATIVE,
+    signal.SIGFPE: _NATIVE,
+    signal.SIGABRT: "it aborted (os.abort, or native code that gave up: often a thread or process that could not "
+                    "start at the process limit, or memory that ran out)",
+}
+_SENT = "a signal from the student's code (os.kill, signal.raise_signal, signal.alarm, ...)"
+UNKNOWN_DEATH = ("the kernel died: the code exited the process (os._exit, sys.exit in a thread), crashed, or hit "
+                 "a limit on memory, CPU time or processes")
+
+
+def death_cause(status: int | None, confined: bool = False, cpu_seconds: int | None = None) -> str:
+    """Why a kernel process that ended with ``status`` (``Popen.returncode``) died.
+
+    Negative: killed by that signal. Confined, the process is bubblewrap, which exits
+    with 128 + N when the kernel inside dies of signal N (so an ``os._exit(137)`` there
+    reads as SIGKILL). Otherwise the status the kernel exited with."""
+    if status is None:
+        return UNKNOWN_DEATH
+    number = -status if status < 0 else status - 128 if confined and 128 < status < 128 + 65 else 0
+    if number:
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        cpu = f" of {cpu_seconds} s" if cpu_seconds else ""
+        cause = SIGNAL_CAUSES.get(number, _SENT).format(cpu=cpu)
+        return f"the kernel died: killed by signal {name} ({number}): {cause}"
+    return (f"the kernel died: exited with status {status} (os._exit or sys.exit in the student's code"
+            + (", or a fatal error in Python)" if status else ")"))
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -93,7 +139,9 @@ class GuardedExecute(Execute):
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError as err:  # the kernel died outside a cell (start-up, shutdown)
-            self._stopped = self._stopped or f"the kernel died: {err}"
+            if self._stopped is None:
+                why = self._death()
+                self._stopped = f"the kernel died: {err}" if why == UNKNOWN_DEATH else why
             for cell in nb.cells:
                 if cell.cell_type == "code" and not cell.get("outputs"):
                     cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
@@ -125,14 +173,24 @@ class GuardedExecute(Execute):
             except OSError:
                 pass
 
+    def _exit_status(self) -> int | None:
+        """The kernel process's exit status (None while it runs or when unknown)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is None:
+            return None
+        try:
+            code = process.poll()
+            if code is None:  # nbclient saw it dead a moment before the process was reaped
+                code = process.wait(timeout=2)
+        except Exception:  # noqa: BLE001 - a process that cannot be asked: unknown
+            return None
+        return code
+
     def _death(self) -> str:
         if self._kill_reason:
             return self._kill_reason
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
-        code = process.poll() if process is not None else None
-        how = f" (exit status {code})" if code is not None else ""
-        return ("the kernel died" + how + ": the code exited the process (os._exit, sys.exit in a thread), "
-                "crashed, or hit a limit on memory, CPU time or processes")
+        return death_cause(self._exit_status(), confined=bool(getattr(self.km, "confine", False)),
+                           cpu_seconds=getattr(self.km, "cpu_seconds", None))
 
     # ------------------------------------------------------------------ cells
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):

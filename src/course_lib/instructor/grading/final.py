@@ -64,14 +64,30 @@ class StudentGrade:
     notebooks: dict[str, NotebookGrade]
     late: Lateness
     flags: list[str] = field(default_factory=list)
+    cleared: str = ""          # a person's note clearing the flags (cleared.csv)
+
+    @property
+    def withheld(self) -> list[str]:
+        """Notebooks whose points are withheld: those a finding names (every notebook for a
+        finding that names none), until a person clears the student."""
+        if not self.flags or self.cleared:
+            return []
+        named = {f.split(".ipynb:", 1)[0] for f in self.flags if ".ipynb:" in f.split(" ", 1)[0]}
+        if any(".ipynb:" not in f.split(" ", 1)[0] for f in self.flags):
+            return list(self.notebooks)
+        return [n for n in self.notebooks if n in named]
+
+    def _counted(self) -> list[NotebookGrade]:
+        held = set(self.withheld)
+        return [n for name, n in self.notebooks.items() if name not in held]
 
     @property
     def auto(self) -> float:
-        return sum(n.auto for n in self.notebooks.values())
+        return sum(n.auto for n in self._counted())
 
     @property
     def manual(self) -> float:
-        return sum(n.manual for n in self.notebooks.values())
+        return sum(n.manual for n in self._counted())
 
     @property
     def raw(self) -> float:
@@ -95,21 +111,48 @@ class StudentGrade:
 
     @property
     def status(self) -> str:
-        if self.flags or self.late.note:  # flagged by course-grade, or a deadline but no known time
+        if (self.flags and not self.cleared) or self.late.note:  # flagged, or a deadline but no known time
             return STATUS_HELD
         return STATUS_PROVISIONAL if self.ungraded else STATUS_FINAL
 
     @property
     def notes(self) -> str:
         out = []
-        if self.flags:
-            out.append(f"held: flagged by course-grade ({self.flags[0]}"
-                       + (f", +{len(self.flags) - 1} more" if len(self.flags) > 1 else "") + ")")
+        if self.flags and self.cleared:
+            out.append(f"flagged, cleared by a person: {self.cleared}")
+        elif self.flags:
+            out.append(f"held for review: {', '.join(self.withheld)} withheld; flagged by course-grade "
+                       f"({self.flags[0]}" + (f", +{len(self.flags) - 1} more" if len(self.flags) > 1 else "") + ")")
         if self.ungraded:
             out.append(f"{len(self.ungraded)} written answer(s) not graded yet")
         if self.late.note:
             out.append(self.late.note)
         return "; ".join(out)
+
+
+CLEARED = "cleared.csv"
+
+
+def read_cleared(path: Path) -> dict[str, str]:
+    """``{student: note}``: students a person looked at and cleared (``course-grade clear``)."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["student"].strip(): (r.get("note") or "cleared").strip() for r in csv.DictReader(f)
+                if (r.get("student") or "").strip()}
+
+
+def clear(course: Path, assignment: str, student: str, note: str) -> Path:
+    """Record that a person looked at ``student``'s findings and clears them."""
+    path = Path(course) / "grading" / assignment / CLEARED
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file()
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["student", "note"])
+        w.writerow([student, note])
+    return path
 
 
 def _manual_ids(source_dir: Path) -> dict[str, set[str]]:
@@ -142,6 +185,7 @@ def final_grades(course: Path, assignment: str = "ps1", url: str | None = None,
     manual = _manual_ids(course / "source_notebooks" / assignment)
     extensions, problems = read_extensions(course / policy.extensions_file, assignment)
     journal = Journal(course / "grading" / assignment / "results")
+    cleared = read_cleared(course / "grading" / assignment / CLEARED)
     course_mod.alembic_on_path()
     out: list[StudentGrade] = []
     with Gradebook(url, course_mod.course_id(course)) as gb:
@@ -186,7 +230,8 @@ def final_grades(course: Path, assignment: str = "ps1", url: str | None = None,
                             ng.ungraded.append(g.name)
                 notebooks[nb.name] = ng
             recorded = journal.get(student)
-            grade = StudentGrade(student, notebooks, late, list(recorded.findings) if recorded else [])
+            grade = StudentGrade(student, notebooks, late, list(recorded.findings) if recorded else [],
+                                 cleared.get(student, ""))
             if write_back:
                 for nb in sub.notebooks:
                     nb.late_submission_penalty = round(notebooks[nb.name].raw * late.percent / 100.0, 6)
@@ -204,13 +249,13 @@ def write_final_csv(grades: list[StudentGrade], path: Path) -> Path:
         w = csv.writer(f)
         w.writerow(["student", *(f"{n} {k}" for n in notebooks for k in ("auto", "manual")), "auto", "manual",
                     "raw", "max", "submitted_at_utc", "due_utc", "days_late", "penalty_percent", "penalty",
-                    "total", "status", "ungraded_written_answers", "notes"])
+                    "total", "status", "withheld", "ungraded_written_answers", "notes"])
         for g in grades:
             per = [_fmt(getattr(g.notebooks[n], k)) if n in g.notebooks else "" for n in notebooks
                    for k in ("auto", "manual")]
             w.writerow([g.student, *per, _fmt(g.auto), _fmt(g.manual), _fmt(g.raw), _fmt(g.max_score),
                         g.late.submitted or "", g.late.due or "", g.late.days_late, _fmt(g.late.percent),
-                        _fmt(g.penalty), _fmt(g.total), g.status, " ".join(g.ungraded), g.notes])
+                        _fmt(g.penalty), _fmt(g.total), g.status, " ".join(g.withheld), " ".join(g.ungraded), g.notes])
     return path
 
 

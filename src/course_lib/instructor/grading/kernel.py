@@ -16,6 +16,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -61,6 +62,8 @@ class ConfinedKernelManager(AsyncKernelManager):
     memory_bytes = Int(sandbox.Limits.memory_bytes, config=True)
     processes = Int(sandbox.Limits.processes, config=True)
     file_bytes = Int(sandbox.Limits.file_bytes, config=True)
+    guard = Bool(True, config=True, help="run the kernel behind the run-time guard (guarded_kernel)")
+    guard_log = Unicode("", config=True, help="file the guard's findings are appended to")
 
     _scratch: Path | None = None
 
@@ -84,21 +87,18 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     def _private_copy(self, cwd: Path) -> None:
         """``work/`` = the files nbgrader put beside the notebook, minus notebooks,
-        plus the student's own submitted files (their notebooks included)."""
+        plus the student's own submitted files (their notebooks included): regular
+        files only, copied without ever following a link (a symbolic or hard link, a
+        FIFO, a device is left out and logged; :func:`.submissions.copy_regular`)."""
+        from .submissions import copy_regular
+
         work = self._scratch / "work"
-        for folder, skip_notebooks in ((cwd, True), (Path(self.submission) if self.submission else None, False)):
-            if folder is None or not folder.is_dir():
+        notebooks = lambda name, is_dir: not is_dir and name.endswith(".ipynb")  # noqa: E731
+        for folder, skip in ((cwd, notebooks), (Path(self.submission) if self.submission else None, None)):
+            if folder is None or os.path.islink(folder) or not os.path.isdir(folder):
                 continue
-            for path in folder.rglob("*"):
-                rel = path.relative_to(folder)
-                if path.is_symlink() or (skip_notebooks and path.suffix == ".ipynb"):
-                    continue
-                dest = work / rel
-                if path.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                elif path.is_file():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, dest)
+            for why in copy_regular(folder, work, skip=skip):
+                self.log.warning("not copied for the kernel from %s: %s", folder, why)
 
     def _env(self, env: dict[str, str]) -> dict[str, str]:
         keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
@@ -109,10 +109,40 @@ class ConfinedKernelManager(AsyncKernelManager):
                     PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
         return keep
 
+    def _guarded(self, kernel_cmd: list[str], env: dict[str, str], read_only: list[Path], kw: dict) -> list[str]:
+        """``python -I -m ...guarded_kernel`` in place of ``python -m ipykernel_launcher``, with a
+        pipe for the guard's findings (read by a thread into ``guard_log``)."""
+        cmd = list(kernel_cmd)
+        if "ipykernel_launcher" not in cmd or cmd.index("ipykernel_launcher") < 1:
+            return cmd
+        at = cmd.index("ipykernel_launcher")
+        cmd[at] = "course_lib.instructor.grading.guarded_kernel"
+        cmd.insert(1, "-I")
+        read, write = os.pipe()
+        env.update(COURSE_GUARD_FD=str(write), COURSE_GUARD_READ=os.pathsep.join(str(p) for p in read_only),
+                   COURSE_GUARD_WRITE="/tmp" if self.confine else str(self._scratch / "tmp"))
+        kw["pass_fds"] = (write,)
+        self._guard_fds = (read, write)
+        threading.Thread(target=self._read_guard, args=(read,), daemon=True).start()
+        return cmd
+
+    def _read_guard(self, fd: int) -> None:
+        from .guard import PREFIX
+
+        with os.fdopen(fd, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith(PREFIX) and self.guard_log:
+                    with open(self.guard_log, "a", encoding="utf-8") as log:
+                        log.write(line[len(PREFIX):][:500] + "\n")
+
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         cwd = Path(kw.pop("cwd", None) or os.getcwd())
         self._private_copy(cwd)
         env = self._env(kw.pop("env", None) or dict(os.environ))
+        read_only = sandbox.read_only_paths([Path(p) for p in self.read_only])
+        if self.guard:
+            kernel_cmd = self._guarded(kernel_cmd, env, read_only, kw)
         limits = self.limits
         if self.confine:
             uid = sandbox.UID_BASE + self.slot
@@ -121,8 +151,7 @@ class ConfinedKernelManager(AsyncKernelManager):
             os.chmod(self._scratch, 0o755)
             argv = sandbox.bwrap_argv(uid=uid, workdir=self._scratch / "work", work_at=cwd,
                                       tmp=self._scratch / "tmp", sockets=self._sockets,
-                                      read_only=sandbox.read_only_paths([Path(p) for p in self.read_only]),
-                                      env=env)
+                                      read_only=read_only, env=env)
             kernel_cmd = [*argv, *kernel_cmd]
             kw["cwd"] = str(self._scratch)
             kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -130,7 +159,12 @@ class ConfinedKernelManager(AsyncKernelManager):
             kw["cwd"] = str(self._scratch / "work")
             kw["env"] = env
         kw["preexec_fn"] = limits.apply
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+        try:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            if getattr(self, "_guard_fds", None):
+                os.close(self._guard_fds[1])  # the kernel holds the write end now
+                self._guard_fds = None
 
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt by message on the control channel (ipykernel then sends

@@ -6,6 +6,7 @@
                              [--include-provisional] [--no-feedback]
     course-grade feedback    [--course ROOT] [--assignment ps1] [--db-url URL]
     course-grade similarity  [--course ROOT] [--assignment ps1] [--min-tokens N] [--min-similarity F]
+    course-grade clear STUDENT --note "what a person checked"   (a flagged student's points count again)
 
 ``final`` exits 0 when every student's grade is final, 1 when some are
 provisional (written answers not graded) or held (flagged), 2 on an error.
@@ -75,8 +76,23 @@ def final(argv: list[str], pages_only: bool = False) -> int:
     return 1 if waiting else 0
 
 
+def clear(argv: list[str]) -> int:
+    from .final import clear as record
+
+    p = _common("clear", "A person looked at a flagged student's findings: their withheld points count again.")
+    p.add_argument("student")
+    p.add_argument("--note", required=True, help="what was checked, kept in grading/<assignment>/cleared.csv")
+    args = p.parse_args(argv)
+    course = (args.course or course_root()).resolve()
+    path = record(course, args.assignment, args.student, args.note)
+    print(f"{args.student} cleared ({path}); run `course-grade final` again")
+    return 0
+
+
 def main(command: str, argv: list[str]) -> int:
     try:
+        if command == "clear":
+            return clear(argv)
         if command == "final":
             return final(argv)
         if command == "feedback":

@@ -28,11 +28,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import tamper
+from ... import __version__
+from .. import stamp, tamper
 from . import course as course_mod
 from . import integrity, sandbox, submissions
 from .journal import Journal, fingerprint
-from .summary import StudentResult, notebook_events, notebook_problems, table, write_csv
+from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
 from .worker import Settings
 
 log = logging.getLogger("course-grade")
@@ -195,6 +196,16 @@ class ClassGrader:
                 return {}
             return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
 
+    def _guard_findings(self, student: str) -> dict[str, list]:
+        """``{notebook: [Finding]}`` from the run-time guard's logs of this student's kernels."""
+        from ..tamper.findings import KINDS, Finding
+
+        out: dict[str, list] = {}
+        for log_file in sorted((self.state / "guard" / student).glob("*.log")):
+            lines = [line.strip() for line in log_file.read_text(errors="replace").splitlines() if line.strip()]
+            out[log_file.stem] = [Finding("run time", 0, "guard", line[:300], KINDS["guard"]) for line in lines[:50]]
+        return out
+
     def grade_one(self, student: str, slot: int, release=lambda: None) -> StudentResult | None:
         """Grade ``student`` in sandbox slot ``slot``; ``release()`` hands the slot on as soon
         as the worker (and with it every sandboxed process) is gone, so the next student
@@ -212,10 +223,13 @@ class ClassGrader:
         if worker.get("failed"):
             error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
         found = tamper.scan_submission(folder, self.source_dir)
+        for name, lines in self._guard_findings(student).items():
+            found.setdefault(f"{name}.ipynb", []).extend(lines)
         findings = [f"{nb}: {f}" for nb, fs in found.items() for f in fs if f.kind != "corrupt-notebook"]
         scores = self._scores(student)
         result = StudentResult(student=student, error=error, findings=findings, seconds=round(time.monotonic() - started, 2),
-                               submission=fingerprint(folder))
+                               submission=fingerprint(folder), graded_with=__version__,
+                               released_with=stamp.released_versions(folder, self.notebooks))
         for name in self.notebooks:
             result.events += notebook_events(name, self.course / "autograded" / student / self.opts.assignment
                                              / f"{name}.ipynb")
@@ -368,6 +382,7 @@ def grade_class(opts: Options) -> tuple[list[StudentResult], dict[str, str], str
     output = opts.output or grader.state / "grades.csv"
     write_csv(results, output, output.with_name("problems.csv"))
     print(table(results))
+    print("\n".join(version_report(results, __version__)))
     for student, why in sorted(grader.rejected.items()):
         print(f"{student}: NOT GRADED: {why}")
     _similarity(grader, results)

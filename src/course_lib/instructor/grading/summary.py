@@ -14,6 +14,11 @@ A *problem* is an autograded test cell. Its status is one of :data:`STATUSES`:
 ``missing``       the notebook was not submitted;
 ``unreadable``    the notebook file is not a notebook (corrupt JSON);
 ``not graded``    grading of this student failed (see the log).
+
+Each result also records the course_lib version that graded it and the one
+each submitted notebook was released with (``metadata.course_lib.version``);
+``grades.csv`` has both (columns ``course_lib``, ``released_with``) and the
+summary warns when they differ.
 """
 from __future__ import annotations
 
@@ -49,6 +54,17 @@ class StudentResult:
     error: str = ""                                      # why grading failed, if it did
     seconds: float = 0.0
     submission: str = ""                                 # fingerprint of the graded submission
+    graded_with: str = ""                                # the course_lib version that graded it
+    released_with: dict[str, str] = field(default_factory=dict)  # notebook -> course_lib version stamped in it
+
+    def version_note(self) -> str:
+        """Which submitted notebooks were released with another course_lib than the grader's ("" if none)."""
+        other: dict[str, list[str]] = {}
+        for name, version in sorted(self.released_with.items()):
+            if version and self.graded_with and version != self.graded_with:
+                other.setdefault(version, []).append(name)
+        return "; ".join(f"released with course_lib {v} ({', '.join(names)}), graded with {self.graded_with}"
+                         for v, names in sorted(other.items()))
 
     @property
     def score(self) -> float:
@@ -88,7 +104,8 @@ def _event(cell) -> tuple[str, str] | None:
 
 def notebook_events(name: str, autograded: Path) -> list[str]:
     """``"<notebook> cell N: <what happened>"`` for each cell that timed out,
-    killed the kernel, was not run, or ran out of memory."""
+    killed the kernel (with why it died: a signal, an exit status, a limit), ran
+    out of memory, or could not start a thread or process (the process limit)."""
     try:
         nb = nbformat.read(str(autograded), as_version=4)
     except Exception:  # noqa: BLE001 - nothing graded, nothing to report
@@ -100,7 +117,16 @@ def notebook_events(name: str, autograded: Path) -> list[str]:
             out.append(f"{name} cell {n}: {event[0]} ({event[1]})")
         elif any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
             out.append(f"{name} cell {n}: out of memory (MemoryError)")
+        elif any(_process_limit(o) for o in cell.get("outputs", [])):
+            out.append(f"{name} cell {n}: hit the process limit ({_error_line(cell)[:120]})")
     return out
+
+
+def _process_limit(out) -> bool:
+    """An error output of a thread or process that could not start (RLIMIT_NPROC)."""
+    ename, evalue = out.get("ename", ""), str(out.get("evalue", ""))
+    return (ename == "RuntimeError" and "can't start new thread" in evalue) or (
+        ename in ("BlockingIOError", "OSError") and ("[Errno 11]" in evalue or "temporarily unavailable" in evalue))
 
 
 def _error_line(cell) -> str:
@@ -171,6 +197,8 @@ def table(results: list[StudentResult]) -> str:
         notes = []
         if r.error:
             notes.append(r.error)
+        if r.version_note():
+            notes.append(r.version_note())
         if r.flagged:
             notes.append(f"FLAGGED for a person: {r.findings[0]}" + (f" (+{len(r.findings) - 1} more)"
                                                                       if len(r.findings) > 1 else ""))
@@ -193,14 +221,30 @@ def write_csv(results: list[StudentResult], grades: Path, problems: Path) -> Non
     grades.parent.mkdir(parents=True, exist_ok=True)
     with open(grades, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "auto_score", "auto_max", *notebooks, "flagged", "events", "error"])
+        w.writerow(["student", "auto_score", "auto_max", *notebooks, "flagged", "events", "error",
+                    "course_lib", "released_with"])
         for r in sorted(results, key=lambda r: r.student):
             per = {n: sum(p.score for p in r.problems if p.notebook == n) for n in notebooks}
+            released = "; ".join(sorted({v or "unknown" for v in r.released_with.values()}))
             w.writerow([r.student, f"{r.score:g}", f"{r.max_score:g}", *(f"{per[n]:g}" for n in notebooks),
-                        "; ".join(r.findings), "; ".join(r.events), r.error])
+                        "; ".join(r.findings), "; ".join(r.events), r.error, r.graded_with, released])
     with open(problems, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "notebook", "problem", "score", "points", "status", "detail"])
         for r in sorted(results, key=lambda r: r.student):
             for p in r.problems:
                 w.writerow([r.student, p.notebook, p.grade_id, f"{p.score:g}", f"{p.points:g}", p.status, p.detail])
+
+
+def version_report(results: list[StudentResult], version: str) -> list[str]:
+    """Lines for the end of ``course-grade``: the course_lib version it grades with, and a
+    warning per student whose notebooks were released with another one (or who was
+    graded, in an earlier run, with another one)."""
+    lines = [f"graded with course_lib {version}"]
+    for r in sorted(results, key=lambda r: r.student):
+        if r.graded_with and r.graded_with != version:
+            lines.append(f"WARNING: {r.student} was graded with course_lib {r.graded_with} in an earlier run "
+                         "(--regrade grades again)")
+        elif r.version_note():
+            lines.append(f"WARNING: {r.student}: {r.version_note()}")
+    return lines

@@ -9,7 +9,9 @@ nbgrader's Execute and every kernel confined by
 :class:`~.kernel.ConfinedKernelManager`; scores a corrupt notebook 0. (Feedback pages are
 written by the trusted parent, :mod:`.feedback`: nbgrader's own would show the
 hidden tests.) The nbgrader log goes to stderr; the last line
-of stdout is a JSON object ``{"corrupt": {notebook: reason}, "failed": [...]}``.
+of stdout is a JSON object ``{"corrupt": {notebook: reason}, "failed": [...]}``
+(plus ``"refused": [...]`` when the submission folder held more than regular
+files, which :func:`..submissions.collect` had removed: then nothing is graded).
 This process is trusted (it holds the gradebook); only the kernels are not.
 """
 from __future__ import annotations
@@ -89,6 +91,14 @@ def nbgrader_config(settings: Settings, student: str, slot: int):
     return cfg
 
 
+def guard_log(settings: Settings, student: str, notebook: str) -> Path:
+    """Where the run-time guard's findings for one notebook go (emptied first)."""
+    path = Path(settings.course) / "grading" / settings.assignment / "guard" / student / f"{notebook}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    return path
+
+
 def submission_folder(settings: Settings, student: str) -> Path:
     return Path(settings.course) / "submitted" / student / settings.assignment
 
@@ -126,12 +136,20 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
     from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
+    from .submissions import irregular
+
     cfg = nbgrader_config(settings, student, slot)
     folder = submission_folder(settings, student)
+    # collect left regular files only; anything else arrived since, from outside: nbgrader must not see it
+    bad = irregular(folder)
+    if bad:
+        log.error("the submission holds more than regular files, so it is not graded: %s", "; ".join(bad[:10]))
+        return {"corrupt": {}, "failed": ["the submission (it holds more than regular files)"], "refused": bad}
     corrupt = unreadable(folder)
     failed: list[str] = []
     good = [p.stem for p in sorted(folder.glob("*.ipynb")) if p.stem not in corrupt]
     for notebook in good:
+        cfg.ConfinedKernelManager.guard_log = str(guard_log(settings, student, notebook))
         coursedir = CourseDirectory(config=cfg, log=log)
         coursedir.assignment_id, coursedir.student_id, coursedir.notebook_id = settings.assignment, student, notebook
         converter = Autograde(coursedir=coursedir, config=cfg, log=log)

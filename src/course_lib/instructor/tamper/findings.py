@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "test-cell-missing": "an autograded test cell is missing",
     "test-cell-edited": "an autograded test cell was edited",
     "test-cell-retyped": "an autograded test cell lost its type or grading metadata",
+    "guard": "at run time, the grading guard refused an operation or undid a change to the checks or the kernel",
 }
 
 

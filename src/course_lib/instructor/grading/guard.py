@@ -1,0 +1,278 @@
+"""The run-time guard of a graded kernel: CPython audit hooks (PEP 578).
+
+:mod:`.guarded_kernel` installs :func:`install` before IPython starts and before
+any student line runs. An audit hook cannot be removed once added, and the
+guard keeps its state in the hook's closure (no module global, and the
+garbage collector's object lists are refused), so student code cannot switch it
+off. It does two things.
+
+**Refuses** what no answer in this problem set needs, when the code that asks
+is the student's (the innermost frame that is either ``course_lib``'s or not
+part of the installed environment decides: ``course_lib``'s own worker
+processes and files stay allowed):
+
+- replacing a function's ``__code__`` (any function), or the defaults of, or
+  attributes on, ``course_lib``'s functions and classes;
+- walking the garbage collector's object lists (``gc.get_objects``,
+  ``get_referrers``, ``get_referents``), tracing or profiling hooks;
+- ``ctypes``; starting programs or processes; sending signals; sockets;
+- opening a file, or an SQLite database, outside the student's copy, ``/tmp``
+  and the read-only environment.
+
+**Restores** what a test cell relies on, before every ``exec`` (IPython runs
+each cell with ``exec``): the names bound in ``course_lib``'s modules, the
+built-ins, numpy's and torch's main namespaces, IPython's and ipykernel's
+classes (how a failing cell is reported), the IPython shell's error display
+and event callbacks, ``sys.modules`` entries of those modules, and
+``sys.excepthook``/``sys.displayhook``. A test cell therefore calls the checks
+as they were before any student code ran, reported by an unpatched kernel.
+
+Each refusal or restoration is a finding: one line ``GUARD <what>`` written to
+the grader's pipe (``COURSE_GUARD_FD``) and, for a refusal, the
+``PermissionError`` the student's code gets. A repeated finding is written
+once.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+#: Modules whose callables, classes and UPPER_CASE constants are restored before each exec.
+PROTECTED = ("builtins", "numpy", "numpy.linalg", "numpy.random", "torch", "torch.nn", "torch.nn.functional",
+             "math", "IPython.core.interactiveshell", "IPython.core.events", "IPython.core.displayhook",
+             "IPython.core.ultratb", "IPython.core.formatters", "ipykernel.ipkernel", "ipykernel.kernelbase",
+             "ipykernel.zmqshell", "ipykernel.iostream", "ipykernel.displayhook", "jupyter_client.session")
+#: Instance attributes of the IPython shell that decide how a cell's error is shown and reported.
+SHELL_ATTRS = ("custom_exceptions", "CustomTB", "showtraceback", "_showtraceback", "showsyntaxerror",
+               "run_cell", "run_cell_async", "run_code", "run_ast_nodes", "should_run_async", "excepthook",
+               "InteractiveTB", "SyntaxTB", "displayhook", "display_pub", "display_formatter", "compile",
+               "ast_transformers", "input_transformers_post", "input_transformers_cleanup", "events", "kernel")
+KERNEL_ATTRS = ("do_execute", "execute_request", "send_response", "session", "shell", "_publish_execute_input")
+PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
+                  "os.spawn", "os.kill", "os.killpg", "signal.pthread_kill", "os.startfile", "pty.spawn"}
+SOCKET_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo"}
+INTROSPECTION_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
+                        "sys.setprofile", "sys._current_frames", "sys._current_exceptions", "sys.monitoring"}
+PREFIX = "GUARD "
+#: Built-ins IPython itself sets and resets around every cell (its builtin trap).
+IPYTHON_BUILTINS = {"exit", "quit", "input", "get_ipython", "display", "help", "copyright", "credits", "license",
+                    "__IPYTHON__", "_", "__", "___"}
+
+
+def _roots(paths) -> tuple[str, ...]:
+    return tuple(sorted({os.path.realpath(p).rstrip("/") + "/" for p in paths if p}))
+
+
+def install(read_roots: list[str], write_roots: list[str], channel_fd: int | None,
+            package_dir: str) -> None:
+    """Install the guard (once per process).
+
+    ``read_roots``: folders the kernel may open files in (the environment, data);
+    ``write_roots``: folders it may write in (its copy, ``/tmp``); ``channel_fd``:
+    where findings go; ``package_dir``: ``course_lib``'s folder (its code decides
+    for itself)."""
+    import builtins
+    import types
+
+    modules = sys.modules                       # the real table, even if sys.modules is rebound
+    package = os.path.realpath(package_dir).rstrip("/") + "/"
+    trusted = _roots([sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)]) + (package,)
+    readable = _roots(read_roots) + trusted + ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/")
+    writable = _roots(write_roots) + ("/dev/null/", "/dev/shm/")
+    state = {"busy": False, "seen": set(), "snapshot": None, "shell": None}
+    function_type, code_setters = types.FunctionType, {"__code__", "__defaults__", "__kwdefaults__", "__globals__"}
+    write = os.write
+    realpath, join, getcwd = os.path.realpath, os.path.join, os.getcwd
+
+    def report(what: str) -> None:
+        if what in state["seen"] or len(state["seen"]) > 200:
+            return
+        state["seen"].add(what)
+        if channel_fd is not None:
+            try:
+                write(channel_fd, (PREFIX + what.replace("\n", " ")[:500] + "\n").encode("utf-8", "replace"))
+            except OSError:
+                pass
+
+    def decider() -> tuple[str | None, str]:
+        """("student" | "course_lib" | None, where): the innermost frame that decides."""
+        frame = sys._getframe(3)  # decider <- refuse <- hook <- the audited call's caller
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(package):
+                return "course_lib", ""
+            if not name.startswith(trusted) and not name.startswith("<frozen"):
+                return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
+            frame = frame.f_back
+        return None, ""
+
+    def refuse(what: str) -> None:
+        who, where = decider()
+        if who != "student":
+            return
+        report(f"refused {what} ({where})")
+        raise PermissionError(f"refused by the grading guard: {what} (no answer needs it)")
+
+    def outside(path, roots) -> bool:
+        if isinstance(path, int) or path is None:
+            return False
+        try:
+            p = os.fsdecode(path)
+            if not p.startswith("/"):
+                p = join(getcwd(), p)
+            p = realpath(p)
+        except (TypeError, ValueError, OSError):
+            return True
+        return not (p + "/").startswith(roots)
+
+    def owned(obj) -> bool:
+        mod = getattr(obj, "__module__", None) if isinstance(obj, (type, function_type)) else None
+        return isinstance(mod, str) and mod.startswith("course_lib")
+
+    def watched(name: str, value, module: str) -> bool:
+        if module == "builtins" and name in IPYTHON_BUILTINS:
+            return False
+        """What a module's namespace must keep: its modules, course_lib's functions and classes
+        (and, outside course_lib, every callable), UPPER_CASE constants. course_lib's own caches
+        (instances, counters) may change."""
+        if isinstance(value, types.ModuleType) or (name.isupper() and value is not None):
+            return True
+        if not module.startswith("course_lib"):
+            return callable(value)
+        return isinstance(value, (type, function_type)) and str(getattr(value, "__module__", "")).startswith(
+            "course_lib")
+
+    def add_modules(snap: dict) -> None:
+        """Snapshot every protected module not snapshotted yet (course_lib imports some lazily)."""
+        names = [n for n in list(modules) if n.startswith("course_lib")] + [n for n in PROTECTED if n in modules]
+        for name in names:
+            mod = modules.get(name)
+            if name in snap["modules"] or not isinstance(mod, types.ModuleType):
+                continue
+            snap["modules"][name] = mod
+            d = mod.__dict__
+            snap["dicts"][id(d)] = (d, {k: v for k, v in list(d.items()) if watched(k, v, name)}, name)
+            if not name.startswith(("course_lib", "IPython", "ipykernel", "jupyter_client")):
+                continue  # numpy's and torch's classes: too many, and C types cannot be patched anyway
+            for v in list(d.values()):
+                if isinstance(v, type) and getattr(v, "__module__", None) == name:
+                    snap["dicts"][id(v)] = (v, {a: b for a, b in v.__dict__.items() if callable(b) or
+                                                isinstance(b, (staticmethod, classmethod, property))},
+                                            f"{name}.{v.__name__}")
+
+    def take_snapshot() -> dict:
+        snap = {"modules": {}, "dicts": {}, "sys": {}}
+        add_modules(snap)
+        snap["sys"] = {k: getattr(sys, k) for k in ("meta_path", "path_hooks")}  # IPython swaps the hooks per cell
+        return snap
+
+    def shell_snapshot() -> dict | None:
+        ishell = modules.get("IPython.core.interactiveshell")
+        inst = getattr(getattr(ishell, "InteractiveShell", None), "_instance", None) if ishell else None
+        if inst is None:
+            return None
+        kernel = inst.__dict__.get("kernel")
+        events = inst.__dict__.get("events")
+        return {"shell": inst, "attrs": {a: inst.__dict__[a] for a in SHELL_ATTRS if a in inst.__dict__},
+                "kernel": kernel, "kattrs": {a: kernel.__dict__[a] for a in KERNEL_ATTRS
+                                             if kernel is not None and a in kernel.__dict__},
+                "events": events, "callbacks": {k: list(v) for k, v in getattr(events, "callbacks", {}).items()}}
+
+    def restore() -> None:
+        snap = state["snapshot"]
+        changed = []
+        if sys.modules is not modules:
+            sys.modules = modules
+            changed.append("sys.modules (rebound)")
+        for name, mod in snap["modules"].items():
+            if modules.get(name) is not mod:
+                modules[name] = mod
+                changed.append(f"sys.modules[{name!r}]")
+        for _key, (owner, saved, label) in snap["dicts"].items():
+            if isinstance(owner, dict):
+                for k, v in saved.items():
+                    if owner.get(k, owner) is not v:
+                        owner[k] = v
+                        changed.append(f"{label}.{k}")
+            else:
+                cd = owner.__dict__
+                for k, v in saved.items():
+                    if cd.get(k, cd) is not v:
+                        type.__setattr__(owner, k, v)
+                        changed.append(f"{label}.{k}")
+        for k, v in snap["sys"].items():
+            if getattr(sys, k) is not v:
+                setattr(sys, k, v)
+                changed.append(f"sys.{k}")
+        sh = state["shell"]
+        if sh is not None:
+            d = sh["shell"].__dict__
+            for a, v in sh["attrs"].items():
+                if d.get(a, d) is not v:
+                    d[a] = v
+                    changed.append(f"the IPython shell's {a}")
+            for a in set(d) & set(SHELL_ATTRS) - set(sh["attrs"]):
+                del d[a]
+                changed.append(f"the IPython shell's {a}")
+            if sh["kernel"] is not None:
+                kd = sh["kernel"].__dict__
+                for a in set(kd) & set(KERNEL_ATTRS):
+                    if a not in sh["kattrs"] or kd[a] is not sh["kattrs"][a]:
+                        if a in sh["kattrs"]:
+                            kd[a] = sh["kattrs"][a]
+                        else:
+                            del kd[a]
+                        changed.append(f"the kernel's {a}")
+            callbacks = getattr(sh["events"], "callbacks", None)
+            if isinstance(callbacks, dict):
+                for k, v in sh["callbacks"].items():
+                    if callbacks.get(k) != v:
+                        callbacks[k] = list(v)
+                        changed.append(f"IPython's {k} event callbacks")
+        for what in changed:
+            report(f"restored {what}, which the student's code had changed")
+
+    def hook(event: str, args) -> None:
+        if state["busy"]:
+            return
+        state["busy"] = True
+        try:
+            if event == "exec":
+                if state["snapshot"] is None:
+                    # the first cell (the locked setup cell): the shell is set up, no student code ran yet
+                    code = args[0] if args else None
+                    name = getattr(code, "co_filename", "") if code is not None else ""
+                    if not name or name.startswith(trusted) or name.startswith("<frozen"):
+                        return
+                    state["snapshot"] = take_snapshot()
+                if state["shell"] is None:
+                    state["shell"] = shell_snapshot()
+                restore()
+                add_modules(state["snapshot"])
+            elif event == "object.__setattr__":
+                obj, name = args[0], args[1]
+                if name == "__code__" or (name in code_setters and owned(obj)) or (
+                        isinstance(obj, type) and owned(obj)):
+                    refuse(f"setting {name} of {getattr(obj, '__qualname__', type(obj).__name__)}")
+            elif event in INTROSPECTION_EVENTS:
+                refuse(event)
+            elif event.startswith("ctypes."):
+                refuse("ctypes")
+            elif event in PROCESS_EVENTS:
+                refuse(f"{event}{tuple(str(a)[:80] for a in args[:2])}")
+            elif event in SOCKET_EVENTS:
+                refuse(f"{event}{tuple(str(a)[:80] for a in args[1:2])}")
+            elif event == "open":
+                path, mode = args[0], args[1]
+                writing = isinstance(mode, str) and any(c in mode for c in "wax+")
+                if writing and outside(path, writable) or outside(path, readable + writable):
+                    refuse(f"opening {os.fsdecode(path) if not isinstance(path, int) else path!s}"
+                           f"{' for writing' if writing else ''}")
+            elif event == "sqlite3.connect":
+                if outside(args[0], writable):
+                    refuse(f"an SQLite database {args[0]!s}")
+        finally:
+            state["busy"] = False
+
+    sys.addaudithook(hook)
+    builtins.__dict__.setdefault("__course_guard_installed__", True)

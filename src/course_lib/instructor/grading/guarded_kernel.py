@@ -1,0 +1,55 @@
+"""The kernel ``course-grade`` runs student code in: ipykernel behind the guard.
+
+    python -I -m course_lib.instructor.grading.guarded_kernel -f CONNECTION_FILE
+
+``-I`` (isolated mode): no ``PYTHON*`` variables, no user site, and neither the
+working directory nor the script's folder on ``sys.path`` (IPython ≥ 9.7 keeps
+the working directory off too under ``sys.flags.safe_path``), so a
+``course_lib/`` folder, a ``numpy/`` folder or a ``torch.py`` in the submission
+is never imported instead of the installed one, and no ``sitecustomize``,
+``usercustomize`` or ``.pth`` from it runs. Before IPython starts, the
+checks are imported (the references the test cells will get) and
+:func:`.guard.install` adds the audit hook.
+
+Environment (set by :class:`.kernel.ConfinedKernelManager`): ``COURSE_GUARD_FD``
+the pipe for findings, ``COURSE_GUARD_READ`` / ``COURSE_GUARD_WRITE``
+``os.pathsep``-separated folders the kernel may read / write.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+
+
+def _preload() -> str:
+    """Import course_lib and every check module now, before any student code; return its folder."""
+    import course_lib
+    import course_lib.checks
+
+    for info in pkgutil.iter_modules(course_lib.checks.__path__, "course_lib.checks."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:  # noqa: BLE001 - a check module that cannot load fails in its own test cell
+            pass
+    return os.path.dirname(os.path.abspath(course_lib.__file__))
+
+
+def main() -> None:
+    if "" in sys.path or os.getcwd() in sys.path:  # belt and braces: -I already keeps them off
+        sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+    package_dir = _preload()
+    from . import guard
+
+    fd = os.environ.get("COURSE_GUARD_FD")
+    split = lambda var: [p for p in os.environ.get(var, "").split(os.pathsep) if p]  # noqa: E731
+    guard.install(read_roots=split("COURSE_GUARD_READ"), write_roots=[os.getcwd(), *split("COURSE_GUARD_WRITE")],
+                  channel_fd=int(fd) if fd and fd.isdigit() else None, package_dir=package_dir)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()
