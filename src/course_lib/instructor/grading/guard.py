@@ -9,7 +9,8 @@ off. It does two things.
 **Refuses** what no answer in this problem set needs, when the code that asks
 is the student's (the innermost frame that is either ``course_lib``'s or not
 part of the installed environment decides: ``course_lib``'s own worker
-processes and files stay allowed):
+processes and files stay allowed, and so does what a library does while it
+is being imported):
 
 - replacing a function's ``__code__`` (any function), or the defaults of, or
   attributes on, ``course_lib``'s functions and classes;
@@ -101,10 +102,17 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             name = frame.f_code.co_filename
             if name.startswith(package):
                 return "course_lib", ""
+            if name.startswith("<frozen importlib"):
+                return None, ""  # a library's own import-time work (matplotlib runs fc-list), not the student's
             if not name.startswith(trusted) and not name.startswith("<frozen"):
                 return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
             frame = frame.f_back
         return None, ""
+
+    def library_code(fn) -> bool:
+        """A callable defined by the installed environment (or in C), not by the student."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        return code is None or code.co_filename.startswith(trusted)
 
     def refuse(what: str) -> None:
         who, where = decider()
@@ -226,9 +234,17 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             callbacks = getattr(sh["events"], "callbacks", None)
             if isinstance(callbacks, dict):
                 for k, v in sh["callbacks"].items():
-                    if callbacks.get(k) != v:
+                    now = callbacks.get(k)
+                    if not isinstance(now, list):
                         callbacks[k] = list(v)
                         changed.append(f"IPython's {k} event callbacks")
+                        continue
+                    mine = [cb for cb in now if not any(cb is old for old in v) and not library_code(cb)]
+                    gone = [cb for cb in v if not any(cb is cur for cur in now)]
+                    if mine or gone:
+                        callbacks[k] = [cb for cb in now if not any(cb is m for m in mine)] + gone
+                        changed.append(f"IPython's {k} event callbacks")
+                    sh["callbacks"][k] = list(callbacks[k])  # a library's own new callback (matplotlib) stays
         for what in changed:
             report(f"restored {what}, which the student's code had changed")
 
