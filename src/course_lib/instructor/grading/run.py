@@ -206,6 +206,20 @@ class ClassGrader:
             out[log_file.stem] = [Finding("run time", 0, "guard", line[:300], KINDS["guard"]) for line in lines[:50]]
         return out
 
+    @staticmethod
+    def _planted(folder: Path) -> list[str]:
+        """Python modules, packages and ``.pth`` files handed in beside the notebooks (the kernel
+        runs isolated, so they are never imported; handing them in is still worth a look)."""
+        out = []
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() or not path.is_file():
+                continue
+            if path.suffix in (".py", ".pth", ".pyc", ".so") or path.name in ("sitecustomize.py", "usercustomize.py"):
+                rel = path.relative_to(folder)
+                out.append(f"submission: [planted-module] {rel}  -- a Python module beside the notebooks "
+                           "(never imported: kernels run isolated)")
+        return out[:20]
+
     def grade_one(self, student: str, slot: int, release=lambda: None) -> StudentResult | None:
         """Grade ``student`` in sandbox slot ``slot``; ``release()`` hands the slot on as soon
         as the worker (and with it every sandboxed process) is gone, so the next student
@@ -226,6 +240,7 @@ class ClassGrader:
         for name, lines in self._guard_findings(student).items():
             found.setdefault(f"{name}.ipynb", []).extend(lines)
         findings = [f"{nb}: {f}" for nb, fs in found.items() for f in fs if f.kind != "corrupt-notebook"]
+        findings += self._planted(folder)
         scores = self._scores(student)
         result = StudentResult(student=student, error=error, findings=findings, seconds=round(time.monotonic() - started, 2),
                                submission=fingerprint(folder), graded_with=__version__,
