@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup release book book-instructor test test-fast bench grade clean
+.PHONY: all setup release wheel kit book book-instructor test test-fast bench grade clean
 
-all: setup release book
+all: setup release book kit
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +15,15 @@ setup:
 # Regenerate the student notebooks in release/ from source_notebooks/ with nbgrader.
 release: setup
 	$(BIN)/python -m course_lib.instructor.release
+
+# The course_lib wheel, dist/course_lib-<version>-py3-none-any.whl, scanned for answers.
+wheel: setup
+	$(BIN)/python -m course_lib.instructor.kit --wheel-only
+
+# The student kit: the wheel, dist/student/ (ps1/ + the wheel + START_HERE.md: push it as the
+# public student repository named by repository.url in _config.yml) and dist/ps1-student.zip (LMS).
+kit: release
+	$(BIN)/python -m course_lib.instructor.kit
 
 # Student build of the book into _build/html.
 book: setup
@@ -42,4 +51,4 @@ bench: setup
 	$(BIN)/python scripts/bench_grading.py
 
 clean:
-	rm -rf _build gradebook.db
+	rm -rf _build gradebook.db dist

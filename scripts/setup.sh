@@ -48,7 +48,9 @@ command -v bwrap >/dev/null 2>&1 ||
 
 # --- Python environment ----------------------------------------------------
 stamp="$VENV/.course-stamp"
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+# course_lib's version lives in its __init__.py (pyproject.toml reads it): a bump reinstalls,
+# so the installed metadata says the version the notebooks are stamped with.
+want="$({ cat pyproject.toml; grep -m1 '^__version__' src/course_lib/__init__.py; } | sha256sum | cut -c1-16)"
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV with $($PYTHON --version)"
     "$PYTHON" -m venv "$VENV"

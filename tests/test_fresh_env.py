@@ -242,7 +242,8 @@ def test_colab_the_setup_cell_asks_for_the_wheel_then_installs_the_upload(machin
     content = colab["tmp"] / "content"        # Colab's working folder, the Files pane
     content.mkdir()
     release_01 = nbformat.read(nbrun.RELEASE_DIR / NB01, as_version=4)
-    only_setup = nbformat.v4.new_notebook(cells=[next(c for c in release_01.cells if nbmeta.grade_id(c) == "setup")])
+    setup_cell = next(c for c in release_01.cells if nbmeta.grade_id(c) == "setup")
+    only_setup = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup_cell.source)])
     nb, text = _run(colab, only_setup, content, monkeypatch)
     assert nbrun.error_of(nb.cells[0]) and f"upload {WHEEL}" in nbrun.error_of(nb.cells[0]), nb.cells[0].outputs
 

@@ -95,7 +95,16 @@ def test_a_cell_of_another_release_is_recognised_and_an_edited_one_is_not():
     assert generated_for("import course_lib") is None
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "release").glob("*/*.ipynb")), ids=lambda p: p.name)
-def test_release_notebooks_are_stamped_with_the_version(path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_stamped_with_the_version_their_setup_cell_pins(path):
+    """``metadata.course_lib.version``: written into the source by `make release`, kept by nbgrader."""
     assert stamp.released_version(path) == course_lib.__version__ == \
         generated_for(next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"))[0]
+
+
+def test_sync_stamps_an_unstamped_notebook(tmp_path):
+    nb = nbformat.read(ROOT / "source_notebooks" / "ps1" / "01_hand_gradients.ipynb", as_version=4)
+    del nb.metadata["course_lib"]
+    nbformat.write(nb, str(tmp_path / "01.ipynb"))
+    assert sync([tmp_path / "01.ipynb"]) == [tmp_path / "01.ipynb"]
+    assert stamp.released_version(tmp_path / "01.ipynb") == course_lib.__version__

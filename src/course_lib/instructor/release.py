@@ -7,18 +7,17 @@ stub, hidden tests removed, cells locked, checksums), with the settings of the
 course's ``nbgrader_config.py``. It runs in a scratch course root, so it
 neither needs nor touches the gradebook; then the result is normalised (no
 outputs, no execution counts, ``nbformat.write`` JSON: indent 1, sorted keys,
-trailing newline), stamped with the course_lib version (``metadata.course_lib.version``,
-see :mod:`.stamp`) and synced into the release folder: files that are no
+trailing newline) and synced into the release folder: files that are no
 longer produced are removed, unchanged files are left alone. The same sources
 always give the same bytes, so ``release/`` is committed and a test checks it
 is up to date.
 
 Before generating, ``main`` (``make release``) rewrites the setup cell of every
-source notebook from the one setting (:mod:`.setup_cell`): the pinned version
-and the public wheel URL are written into the cell.
+source notebook from the one setting and stamps it with the course_lib version
+(:mod:`.setup_cell`, :mod:`.stamp`); nbgrader keeps both in the release.
 
-Apart from the version stamp, this is the format ``nbgrader generate_assignment``
-writes itself.
+This is also the format ``nbgrader generate_assignment`` writes itself, so an
+instructor running it in the course root gets the committed release back.
 
 Grading helpers: :func:`solution_filled` (what a student with the right answers
 submits) and :func:`blank` (what a student who did nothing submits).
@@ -37,7 +36,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta, stamp
+from course_lib.instructor import nbmeta
 
 ASSIGNMENT = "ps1"
 CONFIG_NAME = "nbgrader_config.py"
@@ -105,15 +104,14 @@ def _generate(source_dir: Path, course: Path, config_file: Path) -> Path:
     return course / "release" / assignment
 
 
-def _sync(built: Path, out_dir: Path, version: str) -> list[Path]:
-    """Make ``out_dir`` hold exactly the files of ``built``, notebooks normalised and stamped."""
+def _sync(built: Path, out_dir: Path) -> list[Path]:
+    """Make ``out_dir`` hold exactly the files of ``built``, notebooks normalised."""
     out_dir.mkdir(parents=True, exist_ok=True)
     wanted: dict[Path, bytes] = {}
     for path in sorted(p for p in built.rglob("*") if p.is_file()):
         rel = path.relative_to(built)
         if path.suffix == ".ipynb":
-            nb = stamp.stamp(nbformat.read(str(path), as_version=4), version)
-            wanted[rel] = normalised(nb).encode("utf-8")
+            wanted[rel] = normalised(nbformat.read(str(path), as_version=4)).encode("utf-8")
         else:
             wanted[rel] = path.read_bytes()
     for path in sorted(out_dir.rglob("*"), reverse=True):  # children before parents
@@ -133,12 +131,11 @@ def _sync(built: Path, out_dir: Path, version: str) -> list[Path]:
 
 
 def build_release(source_dir: Path | str, out_dir: Path | str,
-                  config_file: Path | str | None = None, version: str | None = None) -> list[Path]:
+                  config_file: Path | str | None = None) -> list[Path]:
     """Generate the student version of the assignment folder ``source_dir``
     into ``out_dir`` (any folder; made to hold exactly the release files).
 
-    ``config_file`` defaults to the course's ``nbgrader_config.py``; ``version``
-    (stamped into every notebook) to ``course_lib.__version__``.
+    ``config_file`` defaults to the course's ``nbgrader_config.py``.
     Returns the paths of the release files.
     """
     source_dir = Path(source_dir).resolve()
@@ -147,9 +144,7 @@ def build_release(source_dir: Path | str, out_dir: Path | str,
     config_file = Path(config_file) if config_file else course_root() / CONFIG_NAME
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         built = _generate(source_dir, Path(tmp), config_file)
-        if version is None:
-            from course_lib import __version__ as version
-        return _sync(built, Path(out_dir), version)
+        return _sync(built, Path(out_dir))
 
 
 def solution_filled(release_nb: NotebookNode | Path | str,
@@ -187,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = root / "_config.yml" if (root / "_config.yml").is_file() else setup_cell.student_repo.CONFIG
     for path in setup_cell.sync(sorted(source.glob("*.ipynb")), config):
-        print(f"updated the setup cell of {os.path.relpath(path, Path.cwd())}")
+        print(f"updated the setup cell and version stamp of {os.path.relpath(path, Path.cwd())}")
     files = build_release(source, release, root / CONFIG_NAME)
     n_nb = sum(p.suffix == ".ipynb" for p in files)
     print(f"{os.path.relpath(release, Path.cwd())}: {n_nb} notebook(s), {len(files)} file(s)")

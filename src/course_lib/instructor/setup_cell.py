@@ -9,8 +9,10 @@ while unset), then imports course_lib and calls
 course_lib is not the notebook's.
 
 ``python -m course_lib.instructor.setup_cell`` rewrites the setup cell of every
-source notebook from the setting; ``make release`` does it first, so changing
-the setting or bumping the version is one edit and one ``make release``.
+source notebook from the setting and stamps the notebook with the version
+(``metadata.course_lib.version``, :mod:`.stamp`; nbgrader copies both into the
+release); ``make release`` does it first, so changing the setting or bumping the
+version is one edit and one ``make release``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import student_repo
+from . import stamp, student_repo
 
 ROOT = Path(__file__).resolve().parents[3]
 SETUP_GRADE_ID = "setup"
@@ -75,16 +77,19 @@ def generated_for(source: str) -> tuple[str, str] | None:
 
 
 def sync(notebooks: list[Path], config: Path | str = student_repo.CONFIG) -> list[Path]:
-    """Rewrite each notebook's setup cell from the setting; return those that changed."""
-    want = setup_cell_source(config)
+    """Rewrite each notebook's setup cell from the setting and stamp it with the pinned
+    version; return those that changed."""
+    version = pinned_version()
+    want = setup_cell_source(config, version)
     changed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == SETUP_GRADE_ID]
         if len(cells) != 1:
             raise ValueError(f"{path}: expected exactly one cell with grade_id '{SETUP_GRADE_ID}'")
-        if cells[0].source != want:
+        if cells[0].source != want or stamp.released_version(nb) != version:
             cells[0].source = want
+            stamp.stamp(nb, version)
             nbformat.write(nb, path)
             changed.append(path)
     return changed
@@ -93,7 +98,7 @@ def sync(notebooks: list[Path], config: Path | str = student_repo.CONFIG) -> lis
 def main() -> int:
     paths = sorted((ROOT / "source_notebooks").glob("*/*.ipynb"))
     for path in sync(paths):
-        print(f"updated the setup cell of {path.relative_to(ROOT)}")
+        print(f"updated the setup cell and version stamp of {path.relative_to(ROOT)}")
     return 0
 
 

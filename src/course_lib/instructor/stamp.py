@@ -1,8 +1,8 @@
 """The course_lib version a notebook was released with, in its metadata.
 
-``make release`` stamps every release notebook with the version of the
-course_lib it was made with (``course_lib.__version__``, the one version
-string of the package)::
+``make release`` stamps every source notebook, and so (nbgrader copies notebook
+metadata) every release notebook, with the version of the course_lib it was made
+with (``course_lib.__version__``, the one version string of the package)::
 
     "metadata": {"course_lib": {"version": "0.1.0"}, "kernelspec": ...}
 

@@ -352,8 +352,8 @@ def refused(course: Path, assignment: str, student: str) -> list[str]:
         folder = Path(course) / "submitted" / student / assignment
         if record.get("submission") != fingerprint(folder):
             return []
-        return [f"submitted folder: [{REFUSED_KIND}] {item}; {record.get('how', 'not copied')}: a submission "
-                "holds regular files only" for item in record.get("refused", [])]
+        return [f"submission: [{REFUSED_KIND}] {item}  -- {record.get('how', 'not copied')}: a submission holds "
+                "regular files only" for item in record.get("refused", [])]
     except (OSError, ValueError, TypeError, AttributeError):
         return []
 

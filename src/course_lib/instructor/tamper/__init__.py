@@ -76,6 +76,10 @@ Kinds (:data:`KINDS`)
     source's with its ``BEGIN/END HIDDEN TESTS`` regions removed; trailing
     whitespace ignored), or it is no longer a locked, graded code cell with
     the same points.
+``guard``
+    (not from this scan: ``course-grade`` reads them from the run-time guard of
+    each kernel, :mod:`course_lib.instructor.grading.guard`) an operation the
+    guard refused, or a change to the checks or the kernel it undid.
 
 Which cells are scanned
 -----------------------
