@@ -62,6 +62,9 @@ CELLS = [
      "restored sys.modules['course_lib.checks.hand_gradients']"),
     ("import numpy as np\nnp.allclose = lambda *a, **k: True", "", None),
     ("import numpy as np\nprint('allclose', np.allclose([1.0], [2.0]))", "allclose False", "restored numpy.allclose"),
+    ("import numpy as np\nnp.isclose = max", "", None),  # a built-in in place of a library function
+    ("import numpy as np\nprint('isclose', np.isclose(1.0, 2.0))", "isclose False", "restored numpy.isclose"),
+    ("import torch\ntorch.manual_seed(0)\nprint('seeded')", "seeded", None),  # torch may wrap its own functions
     ("get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)", "", None),
     ("raise ValueError('a failure that must be reported')", "ValueError: a failure that must be reported",
      "restored the IPython shell's custom_exceptions"),
@@ -152,4 +155,5 @@ def test_ordinary_code_raises_no_finding(guarded):
     results, log = guarded
     status, out = results[-1]
     assert status == "ok", out
+    assert "torch" not in log, log
     assert "matplotlib" not in log and "scipy" not in log and "notes.txt" not in log and "plot.png" not in log, log

@@ -43,6 +43,9 @@ PROTECTED = ("builtins", "numpy", "numpy.linalg", "numpy.random", "torch", "torc
              "math", "IPython.core.interactiveshell", "IPython.core.events", "IPython.core.displayhook",
              "IPython.core.ultratb", "IPython.core.formatters", "ipykernel.ipkernel", "ipykernel.kernelbase",
              "ipykernel.zmqshell", "ipykernel.iostream", "ipykernel.displayhook", "jupyter_client.session")
+#: Third-party libraries whose own code may rebind their names (torch wraps functions lazily): a
+#: change to a Python function of the installed environment is accepted there, anything else undone.
+LIBRARIES = ("numpy", "numpy.linalg", "numpy.random", "torch", "torch.nn", "torch.nn.functional")
 #: Instance attributes of the IPython shell that decide how a cell's error is shown and reported.
 SHELL_ATTRS = ("custom_exceptions", "CustomTB", "showtraceback", "_showtraceback", "showsyntaxerror",
                "run_cell", "run_cell_async", "run_code", "run_ast_nodes", "should_run_async", "excepthook",
@@ -108,6 +111,11 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
                 return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
             frame = frame.f_back
         return None, ""
+
+    def python_library_function(fn) -> bool:
+        """A Python function (or method) whose code lives in the installed environment."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        return code is not None and code.co_filename.startswith(trusted)
 
     def library_code(fn) -> bool:
         """A callable defined by the installed environment (or in C), not by the student."""
@@ -198,10 +206,16 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
                 changed.append(f"sys.modules[{name!r}]")
         for _key, (owner, saved, label) in snap["dicts"].items():
             if isinstance(owner, dict):
+                lenient = label in LIBRARIES
                 for k, v in saved.items():
-                    if owner.get(k, owner) is not v:
-                        owner[k] = v
-                        changed.append(f"{label}.{k}")
+                    now = owner.get(k, owner)
+                    if now is v:
+                        continue
+                    if lenient and python_library_function(now):
+                        saved[k] = now  # the library wrapped its own function (torch wraps manual_seed)
+                        continue
+                    owner[k] = v
+                    changed.append(f"{label}.{k}")
             else:
                 cd = owner.__dict__
                 for k, v in saved.items():
