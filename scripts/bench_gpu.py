@@ -1,6 +1,7 @@
 """Benchmark of notebook 05's kernels on the active course_lib.gpu backend.
 
     .venv/bin/python scripts/bench_gpu.py            # or: make bench
+    .venv/bin/python scripts/bench_gpu.py --catalogue
 
 Takes the kernels from the source notebook's cells (the reference doublify
 and naive matmul solutions, and the given tiled kernel) and prints:
@@ -10,7 +11,11 @@ and naive matmul solutions, and the given tiled kernel) and prints:
    n = 64 ... 512 (checked mode: up to 128, it simulates every access);
 2. on a CUDA GPU, when there is one: GFLOP/s of naive, tiled and cuBLAS
    (torch.matmul) at n = 1024 ... 8192, and the tiled kernel as a fraction of
-   cuBLAS (aim: at least 10%).
+   cuBLAS (aim: at least 10%);
+3. with ``--catalogue``: every kernel of the CUDA C catalogue
+   (tests/cuda_catalogue) on both CPU backends, PoCL's kernel cache off: the
+   first run (translation, build, first launch) and a second run, slowest
+   first.
 Prints numbers; asserts nothing.
 """
 from __future__ import annotations
@@ -108,7 +113,34 @@ def gpu_section(src: dict[str, str]) -> None:
               f"{best / tt:>13.1%}")
 
 
+def catalogue_section(top: int = 8) -> None:
+    import os
+
+    os.environ["POCL_KERNEL_CACHE"] = "0"          # the workers inherit it: real first builds
+    sys.path.insert(0, str(ROOT / "tests"))
+    from cuda_catalogue import CASES
+
+    for name in ("cpu", "checked"):
+        rows = []
+        with gpu.using(name) as be:
+            for case in CASES.values():
+                times = []
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    case.run(np.random.default_rng(0))
+                    times.append(time.perf_counter() - t0)
+                rows.append((times[0], times[1], case.name))
+        rows.sort(reverse=True)
+        print(f"\n== catalogue on the {be.short}: {len(rows)} kernels, {sum(r[0] for r in rows):.1f} s for the first "
+              f"runs; slowest first (first run = translate + build + launch, then a second run)")
+        for first, second, case_name in rows[:top]:
+            print(f"{first:7.2f} s {second:7.2f} s  {case_name}")
+
+
 def main() -> None:
+    if "--catalogue" in sys.argv:
+        catalogue_section()
+        return
     src = kernel_sources()
     cpu_section("cpu", [64, 128, 256, 512], src)
     cpu_section("checked", [64, 128], src)

@@ -238,6 +238,8 @@ def test_line_numbers_are_the_ones_the_student_counts():
      "  p[0] = 1.0f;\n}",
      [r"^line 4: `if \(n > 1\) p = s;`", r"the pointer `p` points into global memory .* into __shared__ memory",
       "use a second pointer"]),
+    ("__global__ void k(float3 *points) {\n  points[threadIdx.x].x = 0.0f;\n}",
+     [r"^line 1: ", "`points`, an array of float3, cannot run on the CPU backends: OpenCL stores a 3-vector in 16 bytes"]),
     ("__global__ void k(float *a) {\n  a[threadIdx.x] = clock();\n}",
      [r"^line 2: `a\[threadIdx.x\] = clock\(\);`", "`clock` cannot run on the CPU backends: a GPU clock"]),
 ])
@@ -430,3 +432,37 @@ def test_the_name_error_hint_is_shown_by_ipython(monkeypatch):
     assert not notebook_hint.install()          # never while grading
     with gpu.using("cpu"):
         gpu.SourceModule("__global__ void doublify(float *a) { a[0] = 2.0f; }")
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_pointer_casts_and_declarations_written_without_spaces(backend):
+    src = r"""
+__global__ void bits(const float* x, unsigned int* out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    const unsigned int* u = (const unsigned int*)x;
+    if (i < n) out[i] = u[i] ^ ((unsigned int*)out)[i];
+}
+"""
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    out = np.zeros(3, np.uint32)
+    run_1d(src, "bits", gpu.In(x), gpu.InOut(out), np.int32(3), n_threads=3, backend=backend)
+    assert np.array_equal(out, x.view(np.uint32))
+
+
+def test_an_out_of_bounds_atomic_is_placed_on_the_students_line():
+    src = "\n__global__ void hist(const int *v, int *bins, int n)\n{\n    int i = blockIdx.x * blockDim.x + " \
+          "threadIdx.x;\n    if (i < n) atomicAdd(&bins[v[i]], 1);\n}\n"
+    with gpu.using("checked"), pytest.raises(gpu.KernelFault) as info:
+        gpu.SourceModule(src).get_function("hist")(gpu.In(np.array([0, 1, 5, 2], np.int32)),
+                                                   gpu.InOut(np.zeros(4, np.int32)), np.int32(4), block=(4, 1, 1))
+    assert ("of bins[5] (bins has 4 elements, indices 0 to 3) by thread (2, 0, 0) of block (0, 0, 0), at line 4 of "
+            "your kernel: `if (i < n) atomicAdd(&bins[v[i]], 1);` (inside the atomic operation)") in str(info.value)
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_more_shared_memory_than_a_cuda_block_has_is_refused(backend):
+    src = "__global__ void k(float *a) { __shared__ float big[13000]; big[threadIdx.x] = 1.0f; a[0] = big[0]; }"
+    with gpu.using(backend), pytest.raises(gpu.LaunchError, match=r"uses 52000 bytes of __shared__ memory per "
+                                                                   r"block; a CUDA block may have at most 49152"):
+        gpu.SourceModule(src).get_function("k")(gpu.Out(np.zeros(1, np.float32)), block=(4, 1, 1))

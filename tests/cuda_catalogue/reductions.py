@@ -58,8 +58,8 @@ __global__ void sum_atomic(const float *x, float *total, int n)
 """
 
 
-@case("sum: float atomicAdd in shared memory (declared in the loop), then in global memory", "float_atomic", "shared_in_block",
-      rtol=1e-5, atol=1e-3)
+@case("sum: float atomicAdd in shared memory (declared in the loop), then in global memory", "float_atomic",
+      "shared_in_block", rtol=1e-5, atol=1e-3)
 def atomic_sum(rng):
     n = 4096 + 33
     x = rng.integers(-8, 9, n).astype(np.float32)

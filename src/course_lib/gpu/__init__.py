@@ -40,7 +40,8 @@ except Exception:  # noqa: BLE001 - a hint must never break the import
 
 __all__ = [
     "CompileError", "DeviceAllocation", "Event", "Function", "GpuError", "In", "InOut", "KernelFault", "Launch",
-    "LaunchError", "NotOnCpu", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc", "memcpy_dtoh", "memcpy_htod",
+    "LaunchError", "NotOnCpu", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc",
+    "memcpy_dtoh", "memcpy_htod",
     "synchronize", "to_device", "use", "using",
 ]
 

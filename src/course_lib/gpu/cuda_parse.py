@@ -156,13 +156,12 @@ _INCLUDE_HINT = ("the CPU backends provide what kernels need without headers; th
 def _diagnostic_message(diag: Any, parsed: Parsed) -> str | None:
     loc = diag.location
     text = diag.spelling
-    if "file not found" in text:
-        text = f"{text}: {_INCLUDE_HINT}"
     if loc.file is None or loc.file.name != FILE:
         return f"{text} (in course_lib's CUDA declarations)"
     n = loc.line
     line = parsed.lines[n - 1].strip() if 1 <= n <= len(parsed.lines) else ""
-    return f"line {n}: {text}" + (f" `{line}`" if line else "")
+    hint = f"; {_INCLUDE_HINT}" if "file not found" in text else ""
+    return f"line {n}: {text}" + (f" `{line}`" if line else "") + hint
 
 
 def errors(parsed: Parsed) -> list[str]:

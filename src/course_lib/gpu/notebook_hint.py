@@ -58,7 +58,7 @@ def _handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: 
 def install() -> bool:
     """Add the hint to IPython's display of ``NameError`` (not while grading, and
     not over another custom handler). True if installed."""
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("COURSE_GUARD_FD"):   # grading, or its guard
         return False
     try:
         from IPython import get_ipython

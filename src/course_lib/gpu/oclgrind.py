@@ -91,8 +91,13 @@ class _Source:
 
     def at(self, where: tuple[int, str]) -> str:
         n, name = where
-        if name != SOURCE_NAME:
-            return "inside a CUDA built-in (such as atomicAdd) that your kernel calls"
+        if name != SOURCE_NAME:       # in the prelude: an atomic, which the simulator shows from the inside
+            calls = [(i, line) for i, line in enumerate(self.lines, 1) if re.search(r"\batomic\w*\s*\(", line)]
+            if len(calls) == 1:
+                i, line = calls[0]
+                return f"line {i} of your kernel: `{line.strip()}` (inside the atomic operation)"
+            where_called = ", ".join(str(i) for i, _ in calls) or "?"
+            return f"one of the atomic operations of your kernel (lines {where_called})"
         if 1 <= n <= len(self.lines):
             return f"line {n} of your kernel: `{self.lines[n - 1].strip()}`"
         return f"line {n} of your kernel"
@@ -139,7 +144,7 @@ def guard_hint(kernel: Any, lines: Sequence[str], line: tuple[int, str] | None, 
     if index and size:
         example = f"`if ({index} < {size})`"
     else:
-        example = "`if (i < n)`, with your kernel's index and length"
+        example = "a bound on the index (`if (i < n)` in your kernel's names)"
     what = f"past the end of {array}" if array else "past the end of the array"
     return (f"A thread whose index lies {what} must not touch it: the grid usually has more threads than "
             f"elements, so guard the access with {example}, and check the index arithmetic.")

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .errors import CompileError, GpuError, KernelFault
+from .errors import CompileError, GpuError, KernelFault, LaunchError
 from .memory import ArgumentHandler, DeviceAllocation
 from .oclgrind import OCLGRIND_ENV, Buffer, capture_stderr, explain
 from .opencl_prelude import FLAG_WORDS, SOURCE_NAME
@@ -39,6 +39,8 @@ BUILD_OPTIONS = ["-w", "-cl-fp32-correctly-rounded-divide-sqrt"]
 #: Oclgrind interprets the program as built: unoptimised, it keeps every access the student wrote,
 #: and it meets no LLVM intrinsic it lacks (the optimiser turns `(x & (x - 1)) == 0` into llvm.ctpop).
 CHECKED_OPTIONS = ["-cl-opt-disable"]
+#: Bytes of __shared__ memory a CUDA block may use (without opting in to more).
+MAX_SHARED = 48 * 1024
 _GUARD_BYTE = 0xCB
 _MIN_GUARD = 64 * 1024
 _MAX_GUARD = 16 * 1024 * 1024
@@ -195,6 +197,10 @@ class OpenCLBackend:
             native.append(flag_buf)
         global_size = tuple(g * b for g, b in zip(grid, block))
         fn = cl.Kernel(program, kernel.cl_name)
+        static = fn.get_work_group_info(cl.kernel_work_group_info.LOCAL_MEM_SIZE, self.device)
+        if static + (shared if kernel.dynamic_shared else 0) > MAX_SHARED:
+            raise LaunchError(f"{kernel.name} uses {static + shared} bytes of __shared__ memory per block; a CUDA "
+                              f"block may have at most {MAX_SHARED} (48 KB): use smaller tiles.")
         with capture_stderr() as report, capture_stdout() as printed:
             event = fn(self.queue, global_size, block, *native)
             event.wait()

@@ -1,10 +1,10 @@
-"""CUDA C → OpenCL C, from clang's typed syntax tree (see :mod:`.cuda_parse`).
+"""CUDA C → OpenCL C, from clang's typed syntax tree (see :mod:`course_lib.gpu.cuda_parse`).
 
 What a student writes stays where it is; the translation edits it
-(:mod:`.rewrite`) where OpenCL C needs something else:
+(:mod:`course_lib.gpu.rewrite`) where OpenCL C needs something else:
 
 * every pointer gets its address space, inferred from where it points
-  (:mod:`.address_space`); a ``__device__`` function whose pointer parameters
+  (:mod:`course_lib.gpu.address_space`); a ``__device__`` function whose pointer parameters
   receive different spaces is emitted once per combination;
 * ``__shared__`` declarations inside loops or blocks move to the top of their
   kernel (OpenCL allows ``__local`` only there), renamed when names clash;
@@ -27,6 +27,11 @@ Each function is emitted after a ``#line`` directive, so compiler and
 simulator messages carry the student's line numbers. What cannot run on the
 CPU raises :class:`~course_lib.gpu.errors.NotOnCpu` naming the construct and
 its line.
+
+The parts: :mod:`.source` (the source and shared state), :mod:`.file_scope`,
+:mod:`.functions` (bodies, address spaces, variants, hidden arguments),
+:mod:`.edits` (the edits of one variant), and :class:`Translator` here, which
+assembles the program.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from dataclasses import dataclass
 
 from ..address_space import NAMES, Conflict
 from ..cuda_parse import parse
-from ..errors import NotOnCpu
+from ..errors import GpuError, NotOnCpu
 from ..opencl_prelude import PRELUDE, SOURCE_NAME
 from ..rewrite import render
 from ..signature import Kernel, kernel_of
@@ -61,6 +66,7 @@ class Translator(FileScope, Functions, Edits):
     """CUDA C → OpenCL C for one parsed source."""
 
     def run(self) -> Translation:
+        """The OpenCL program: the prelude, then the file with each function emitted once per variant."""
         self.collect()
         kernels = [f for f in self.functions.values() if f.kernel and f.definition is not None]
         if not kernels:
@@ -98,7 +104,8 @@ class Translator(FileScope, Functions, Edits):
                 edits = [e for e in self.top if start <= e.start and e.end <= end] + self.signature_edits(v, decl)
                 if decl.is_definition():
                     edits += bodies[id(v)]
-                pieces.append(f"\n#line {line} \"{SOURCE_NAME}\"\n{' ' * (col - 1)}" + render(self.text, start, end, edits))
+                text = render(self.text, start, end, edits)
+                pieces.append(f"\n#line {line} \"{SOURCE_NAME}\"\n{' ' * (col - 1)}{text}")
             if not decl.is_definition() and pieces:
                 pieces = [p + ";" for p in pieces[:-1]] + pieces[-1:]
             out.append("".join(pieces))
@@ -118,4 +125,12 @@ class Translator(FileScope, Functions, Edits):
 @functools.lru_cache(maxsize=64)
 def translate(source: str) -> Translation:
     """The OpenCL program for ``source`` (raises CompileError / NotOnCpu with the student's lines)."""
-    return Translator(parse(source)).run()
+    parsed = parse(source)
+    try:
+        return Translator(parsed).run()
+    except GpuError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a gap in the translator must not show as a traceback
+        raise NotOnCpu(f"course_lib could not translate this kernel for the CPU backends (an internal error: "
+                       f"{type(exc).__name__}: {exc}). Please report it with the kernel; on a CUDA GPU (Colab) it "
+                       f"runs as written.") from None

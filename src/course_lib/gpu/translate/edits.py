@@ -5,6 +5,7 @@ renames, enum constants, ``assert``, calls).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..address_space import QUALIFIER, is_array, is_pointer
@@ -23,13 +24,21 @@ _ABS = ("abs", "labs", "llabs")
 class Edits(SourceText):
     """Edits of one function variant."""
 
+    def qualify(self, star: int, space: str) -> Edit:
+        """``float *p`` → ``float __global *p``: the address space before a pointer's ``*``."""
+        lead = "" if self.text[star - 1:star] in (b" ", b"\t", b"\n", b"(", b"<") else " "
+        return Edit(star, star, f"{lead}{QUALIFIER[space]} ")
+
     def signature_edits(self, v: Variant, decl: Any) -> list[Edit]:
+        """The variant's name, its pointer parameters' spaces, OpenCL's types for a
+        kernel's arguments (no ``bool``, ``size_t``), hidden arguments, the result's space."""
         f = v.function
         edits = [Edit(self.name_offset(decl), self.name_offset(decl) + len(decl.spelling), v.cl_name)]
         params = list(decl.get_arguments())
         spaces = dict(zip(f.pointer_params, v.spaces))
         for i, p in enumerate(params):
             ps, pe = p.extent.start.offset, p.extent.end.offset
+            self.no_three_vectors(p)
             if is_pointer(p.type):
                 s = "g" if f.kernel else spaces.get(i, "g")
                 star = self.first_star(ps, pe)
@@ -38,11 +47,10 @@ class Edits(SourceText):
                 if f.kernel:
                     pointee = p.type.get_canonical().get_pointee()
                     kind = scalar_kind(pointee)
-                    if kind in ("BOOL", "LONGLONG", "ULONGLONG", "LONG", "ULONG") or (
-                            kind and p.type.get_pointee().get_canonical() != p.type.get_pointee()):
+                    if kind == "BOOL" or (kind and p.type.get_pointee().get_canonical() != p.type.get_pointee()):
                         const = "const " if pointee.is_const_qualified() else ""
                         edits.append(Edit(ps, star, f"{const}{CL_SCALAR[kind][0] if kind != 'BOOL' else 'uchar'} "))
-                edits.append(Edit(star, star, f"{QUALIFIER[s]} "))
+                edits.append(self.qualify(star, s))
                 if decl_key(p) in self.renamed:
                     at = self.name_offset(p)
                     edits.append(Edit(at, at + len(p.spelling), self.renamed[decl_key(p)]))
@@ -77,10 +85,20 @@ class Edits(SourceText):
         if is_pointer(decl.result_type):
             star = self.first_star(decl.extent.start.offset, self.name_offset(decl))
             if star is not None:
-                edits.append(Edit(star, star, f"{QUALIFIER[v.returns or 'g']} "))
+                edits.append(self.qualify(star, v.returns or "g"))
         return edits
 
+    def no_three_vectors(self, decl: Any) -> None:
+        """Arrays of float3 (int3, ...) have another layout in OpenCL: refuse them."""
+        t = decl.type.get_canonical()
+        element = t.get_pointee() if is_pointer(t) else t.element_type if is_array(t) else None
+        if element is not None and re.fullmatch(r"(const |volatile )*(struct )?\w+3", element.spelling.strip()):
+            raise self.refuse(f"`{decl.spelling}`, an array of {element.spelling.split()[-1]},", decl,
+                              "OpenCL stores a 3-vector in 16 bytes where CUDA uses 12, so the elements would be "
+                              "misplaced; use an array of float and index it as v[3 * i + k]")
+
     def param_close(self, decl: Any) -> int:
+        """Offset of the ``)`` that closes a function's parameter list."""
         depth = 0
         for t in self.p.tokens_in(self.name_offset(decl), decl.extent.end.offset):
             if t.text == "(":
@@ -92,6 +110,8 @@ class Edits(SourceText):
         raise self.refuse(f"the declaration of `{decl.spelling}`", decl)
 
     def body_edits(self, v: Variant) -> list[Edit]:
+        """Everything the body of a variant needs: pointer spaces, casts, renames, enum
+        constants, dynamic shared memory, calls, and ``__shared__`` declarations moved up."""
         f = v.function
         edits: list[Edit] = []
         space = v.space
@@ -190,6 +210,7 @@ class Edits(SourceText):
                 continue
             spaces: list[str | None] = []
             for d in decls:
+                self.no_three_vectors(d)
                 if is_pointer(d.type):
                     if is_pointer(d.type.get_canonical().get_pointee()):
                         raise self.refuse(f"the pointer to a pointer `{d.spelling}`", d)
@@ -206,7 +227,7 @@ class Edits(SourceText):
             if len(set(spaces)) == 1:
                 if star0 is None:
                     raise self.refuse(f"the pointer `{d0.spelling}` (declared through a typedef or macro)", d0)
-                edits.append(Edit(star0, star0, f"{QUALIFIER[spaces[0]]} "))
+                edits.append(self.qualify(star0, spaces[0]))
                 continue
             # declarators that need different spaces: one declaration each
             if stmt.semantic_parent is not None and self.tok(stmt.extent.start.offset) is None:
@@ -220,9 +241,10 @@ class Edits(SourceText):
                 q = f"{QUALIFIER[s]} " if s and s != "p" else ""
                 edits.append(Edit(comma.start, comma.end, f"; {base} {q}"))
             if spaces[0] and spaces[0] != "p" and star0 is not None:
-                edits.append(Edit(star0, star0, f"{QUALIFIER[spaces[0]]} "))
+                edits.append(self.qualify(star0, spaces[0]))
 
     def decl_stmt_of(self, f: Function, decl: Any) -> Any:
+        """The declaration statement of a local variable of ``f``."""
         for stmt in f.nodes.get("DECL_STMT", []):
             if any(d == decl for d in stmt.get_children()):
                 return stmt
@@ -247,6 +269,7 @@ class Edits(SourceText):
         return True
 
     def cast_edits(self, cast: Any, space: Any, edits: list[Edit]) -> None:
+        """C casts to pointers get the operand's space; C++ casts become C casts."""
         kind = cast.kind.name
         kids = list(cast.get_children())
         operand = kids[-1] if kids else None
@@ -254,19 +277,26 @@ class Edits(SourceText):
             return
         start, end = cast.extent.start.offset, cast.extent.end.offset
         o_start, o_end = operand.extent.start.offset, operand.extent.end.offset
-        if self.tok(start) is None:
-            return      # inside a macro: left to the macro
-        q = ""
+        first = {"CSTYLE_CAST_EXPR": "(", "CXX_STATIC_CAST_EXPR": "static_cast",
+                 "CXX_REINTERPRET_CAST_EXPR": "reinterpret_cast", "CXX_CONST_CAST_EXPR": "const_cast"}.get(kind)
+        if kind == "CXX_FUNCTIONAL_CAST_EXPR":
+            first = cast.type.spelling.replace("const ", "").split()[0] if cast.type.spelling else None
+        if first is None or self.tok(start) != first:
+            # written inside a macro: a C cast to a number is fine as it is; the others are not
+            if kind == "CSTYLE_CAST_EXPR" and not is_pointer(cast.type):
+                return
+            raise self.refuse("a cast written inside a macro", cast,
+                              "course_lib translates casts where they are written; write this one out where the "
+                              "macro is used")
+        s = None
         if is_pointer(cast.type):
             if is_pointer(cast.type.get_canonical().get_pointee()):
                 raise self.refuse("a cast to a pointer to a pointer", cast)
             s = space(operand) or "g"
-            q = f"{QUALIFIER[s]} "
         if kind == "CSTYLE_CAST_EXPR":
-            if q:
-                star = self.first_star(start, o_start)
-                if star is not None:
-                    edits.append(Edit(star, star, q))
+            star = self.first_star(start, o_start) if s else None
+            if star is not None:
+                edits.append(self.qualify(star, s))
             return
         if kind == "CXX_FUNCTIONAL_CAST_EXPR":      # float(x)
             paren = None
@@ -287,15 +317,16 @@ class Edits(SourceText):
         opens = [t for t in toks if t.text == "("]
         if lt is None or not gt or not opens:
             return
-        star = self.first_star(lt.end, gt[-1].start)
-        if q and star is not None:
-            edits.append(Edit(star, star, q))
+        star = self.first_star(lt.end, gt[-1].start) if s else None
+        if star is not None:
+            edits.append(self.qualify(star, s))
         edits.append(Edit(start, lt.end, "(("))
         edits.append(Edit(gt[-1].start, opens[-1].end, ")("))
         edits.append(Edit(end - 1, end, "))"))
         del o_end
 
     def call_edits(self, v: Variant, call: Any, space: Any, edits: list[Edit]) -> None:
+        """A call: CUDA built-ins (refused, ``assert``, conversions) or a function variant with its hidden arguments."""
         ref = call.referenced
         name = call.spelling
         if ref is None:

@@ -25,6 +25,7 @@ class FileScope(SourceText):
     """Edits of the file scope (``self.top``) and the functions it declares."""
 
     def collect(self) -> None:
+        """Walk the file: address-taken variables, declarations, token fixes (``long long``, ``nullptr``, ...)."""
         for c in self.p.tu.cursor.walk_preorder():      # `&N` keeps a const N a variable
             if c.kind.name == "UNARY_OPERATOR" and self.p.in_file(c) and self.tok(c.extent.start.offset) == "&":
                 inner = c
@@ -72,6 +73,7 @@ class FileScope(SourceText):
         return b.extent.start.offset == a.extent.start.offset
 
     def top_level(self, cursor: Any) -> None:
+        """One file-scope declaration other than a variable."""
         kind = cursor.kind.name
         start, end = cursor.extent.start.offset, cursor.extent.end.offset
         if kind == "LINKAGE_SPEC":
@@ -100,6 +102,7 @@ class FileScope(SourceText):
             raise self.refuse(CPP_ONLY[kind], cursor, "kernels on the CPU backends are C, not C++")
 
     def function_decl(self, cursor: Any) -> None:
+        """A function declaration: host code is left out, kernels and device functions are collected."""
         attrs = attr_kinds(cursor)
         start, end = cursor.extent.start.offset, cursor.extent.end.offset
         if "CUDAGLOBAL_ATTR" not in attrs and "CUDADEVICE_ATTR" not in attrs:
@@ -128,7 +131,8 @@ class FileScope(SourceText):
                 for c in group:
                     self.enums[decl_key(c)] = self.enum_cast(c)
                     init = self.initializer(c)
-                    parts.append(f"{c.spelling} = ({render(self.text, init.extent.start.offset, init.extent.end.offset, self.top)})")
+                    value = render(self.text, init.extent.start.offset, init.extent.end.offset, self.top)
+                    parts.append(f"{c.spelling} = ({value})")
                 self.top.append(Edit(start, end, "enum { " + ", ".join(parts) + " }" + blank(self.text, start, end)))
                 return
             self.top.append(Edit(first.extent.start.offset, first.extent.start.offset, "__constant "))
@@ -140,6 +144,7 @@ class FileScope(SourceText):
         self.top.append(Edit(first.extent.start.offset, first.extent.start.offset, "__constant "))
 
     def file_var(self, cursor: Any) -> None:
+        """A file-scope variable with one declarator."""
         attrs = attr_kinds(cursor)
         start, end = cursor.extent.start.offset, cursor.extent.end.offset
         key = decl_key(cursor)
@@ -170,6 +175,7 @@ class FileScope(SourceText):
         self.eat_semicolon(end)
 
     def eat_semicolon(self, end: int) -> None:
+        """Remove the ``;`` after a removed declaration."""
         for t in self.p.tokens_in(end, len(self.text)):
             if t.text == ";":
                 self.top.append(Edit(t.start, t.end, ""))
@@ -206,5 +212,6 @@ class FileScope(SourceText):
     # ------------------------------------------------------------------ function bodies
 
     def top_inner(self, cursor: Any) -> list[Edit]:
+        """The file-scope edits strictly inside a declaration."""
         s, e = cursor.extent.start.offset, cursor.extent.end.offset
         return [x for x in self.top if s <= x.start and x.end <= e and not (x.start == s and x.end == e)]

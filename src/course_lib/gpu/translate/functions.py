@@ -18,6 +18,7 @@ from .source import CASTS, CPP_ONLY, OPENCL_RESERVED, SourceText, attr_kinds, de
 
 __all__ = ["Function", "Functions", "Variant"]
 
+
 @dataclass
 class Function:
     """A kernel or ``__device__`` function: its declarations and what its body holds."""
@@ -31,6 +32,7 @@ class Function:
 
     @property
     def pointer_params(self) -> list[int]:
+        """Indices of the pointer parameters."""
         return [i for i, p in enumerate(self.definition.get_arguments()) if is_pointer(p.type)]
 
 
@@ -50,6 +52,7 @@ class Variant:
 
     @property
     def cl_name(self) -> str:
+        """The variant's OpenCL name: never a built-in's, one per variant."""
         f = self.function
         if f.kernel:
             return f"course_kernel_{f.name}"
@@ -191,6 +194,7 @@ class Functions(SourceText):
         v.done = True
 
     def callee(self, call: Any) -> Function | None:
+        """The student's function a call calls (None for CUDA's built-ins)."""
         ref = call.referenced
         if ref is None or ref.kind.name != "FUNCTION_DECL":
             return None
@@ -216,6 +220,7 @@ class Functions(SourceText):
         return self.variant(f, tuple(spaces))
 
     def variant(self, f: Function, spaces: tuple[str, ...]) -> Variant:
+        """The variant of ``f`` for these spaces (made once)."""
         key = (decl_key(f.definition.canonical), spaces)
         if key not in self.variants:
             self.variants[key] = Variant(f, spaces)
@@ -224,6 +229,7 @@ class Functions(SourceText):
     # ------------------------------------------------------------------ needs (hidden arguments)
 
     def direct_needs(self, v: Variant) -> set[str]:
+        """Hidden arguments the body itself needs: ``flags`` for assert, ``dyn`` for extern shared."""
         f = v.function
         needs = set()
         for call in f.nodes.get("CALL_EXPR", []):
@@ -239,10 +245,12 @@ class Functions(SourceText):
         return needs
 
     def is_stub(self, call: Any) -> bool:
+        """A call to a CUDA built-in (declared by course_lib, not the student)."""
         ref = call.referenced
         return ref is not None and ref.location.file is not None and ref.location.file.name != FILE
 
     def solve_needs(self) -> None:
+        """Each variant's hidden arguments: its own and its callees'."""
         for v in self.variants.values():
             v.needs = self.direct_needs(v)
         changed = True
@@ -272,6 +280,7 @@ class Functions(SourceText):
         return list(seen.values())
 
     def check_recursion(self) -> None:
+        """Refuse recursion (OpenCL C has none)."""
         graph = {k: {(callee, spaces) for _, callee, spaces in v.calls} for k, v in self.variants.items()}
         state: dict[tuple, int] = {}
 

@@ -51,7 +51,10 @@ def attr_kinds(cursor: Any) -> set[str]:
 
 
 class SourceText:
-    """The parsed source, its tokens and lines, and the translation's shared state."""
+    """The parsed source, its tokens and lines, and the translation's shared state.
+    :class:`~.file_scope.FileScope`, :class:`~.functions.Functions` and
+    :class:`~.edits.Edits` extend it; :class:`~course_lib.gpu.translate.Translator`
+    combines them."""
 
     def __init__(self, parsed: Parsed):
         self.p = parsed
@@ -68,24 +71,29 @@ class SourceText:
         self.address_taken: set[tuple] = set()
 
     def line(self, cursor_or_offset: Any) -> int:
+        """The student's line of a cursor or byte offset."""
         off = cursor_or_offset if isinstance(cursor_or_offset, int) else cursor_or_offset.extent.start.offset
         return self.p.line_of(off)
 
     def refuse(self, what: str, where: Any, why: str = "") -> NotOnCpu:
         """The error naming ``what`` (at ``where``) that the CPU backends cannot run."""
-        return NotOnCpu(f"{self.p.quote(self.line(where))}\n{what} cannot run on the CPU backends"
-                        + (f": {why}" if why else ".") + " On a CUDA GPU (Colab) it runs as written.")
+        reason = f": {why.rstrip('.')}." if why else "."
+        return NotOnCpu(f"{self.p.quote(self.line(where))}\n{what} cannot run on the CPU backends{reason} "
+                        f"On a CUDA GPU (Colab) it runs as written.")
 
     def tok(self, offset: int) -> str | None:
+        """The token that starts at ``offset`` (None inside a macro expansion)."""
         t = self.p.token_at(offset)
         return t.text if t else None
 
     def tok_after(self, offset: int) -> str | None:
+        """The first token at or after ``offset``."""
         for t in self.p.tokens_in(offset, len(self.text)):
             return t.text
         return None
 
     def src(self, start: int, end: int) -> str:
+        """The student's text between two byte offsets."""
         return self.text[start:end].decode("utf-8", "replace")
 
     def name_offset(self, cursor: Any) -> int:
@@ -101,6 +109,7 @@ class SourceText:
                           "course_lib cannot translate it inside the macro; write it out without the macro")
 
     def first_star(self, start: int, end: int) -> int | None:
+        """Offset of the first ``*`` token in a range: where a pointer's address space goes."""
         for t in self.p.tokens_in(start, end):
             if t.text == "*":
                 return t.start
