@@ -140,7 +140,7 @@ EXPECTED = {
     "patches_course_lib": (None, "[patches-course_lib]", {"tampered"}),
     "gigabytes_of_output": ("printed more than", None, {"crashed"}),
     "os_exit": ("kernel died", None, {"crashed"}),
-    "echoes_cells": (None, None, {"passed"}),
+    "echoes_cells": (None, "restored IPython's post_run_cell event callbacks", {"tampered"}),
     "edits_test_cell": (None, "[test-cell-edited]", {"tampered"}),
     "deletes_test_cell": (None, "[test-cell-missing]", {"missing cell"}),
     "retypes_test_cell": (None, "[test-cell-retyped]", {"tampered"}),
@@ -200,7 +200,8 @@ def test_confined_kernels_saw_nothing_of_the_course(hostile_run):
     assert "SQLite format" not in first_answer_outputs("reads_gradebook")
     assert "OperationalError" in first_answer_outputs("writes_gradebook")
     assert "FileNotFoundError" in first_answer_outputs("edits_other_student")
-    assert "ConnectionRefusedError" in first_answer_outputs("network") or "OSError" in first_answer_outputs("network")
+    assert any(e in first_answer_outputs("network") for e in ("ConnectionRefusedError", "OSError",
+                                                             "refused by the grading guard"))
     assert hostile_run["received"] == [], "a sandboxed kernel reached a server on the host"
     assert "MemoryError" in first_answer_outputs("huge_allocation")
 
@@ -228,8 +229,9 @@ def test_no_feedback_page_shows_a_hidden_test(hostile_run):
     root = hostile_run["root"]
     source = nbformat.read(str(root / "source_notebooks" / "ps1" / G.NOTEBOOK), as_version=4)
     hidden = {line.strip() for c in source.cells for line in nbmeta.hidden_test_lines(c) if line.strip()}
+    # the guard removes the echoing callback before the next cell runs, so no test cell is echoed
     echoed = nbformat.writes(nbformat.read(str(root / "autograded" / "echoes_cells" / "ps1" / G.NOTEBOOK), 4))
-    assert any(h in echoed for h in hidden), "the echo attack did not echo: this test would prove nothing"
+    assert not any(h in echoed for h in hidden), "the echo attack echoed a hidden test despite the guard"
     pages = sorted((root / "feedback").rglob("*.html")) + sorted((root / "grading" / "ps1" / "feedback").glob("*"))
     graded = [s for s, r in hostile_run["results"].items() if not any(p["status"] == "unreadable"
                                                                       for p in r["problems"])]

@@ -158,6 +158,7 @@ class ClassGrader:
         self.policy = load_policy(self.course)
         self._hashes: dict = {}
         self.baseline = self._snapshot()
+        self.collected = self.baseline  # the submissions as collected: a later change inside one is its student's
         return students
 
     def _snapshot(self) -> dict[str, str]:
@@ -240,6 +241,7 @@ class ClassGrader:
         for name, lines in self._guard_findings(student).items():
             found.setdefault(f"{name}.ipynb", []).extend(lines)
         findings = [f"{nb}: {f}" for nb, fs in found.items() for f in fs if f.kind != "corrupt-notebook"]
+        findings += submissions.refused(self.course, self.opts.assignment, student)  # links, FIFOs, ... refused
         findings += self._planted(folder)
         scores = self._scores(student)
         result = StudentResult(student=student, error=error, findings=findings, seconds=round(time.monotonic() - started, 2),
@@ -254,10 +256,16 @@ class ClassGrader:
                 scores.get(name, {}), found.get(f"{name}.ipynb", []))
         with self.lock:
             now = self._snapshot()
-            diffs = integrity.changed(self.baseline, now)
+            # a confined kernel writes only its private copy: a change inside submitted/<someone>/ came from
+            # outside the sandbox and is that student's (below, when graded), not this one's; unconfined, it may be
+            submitted = self.course / "submitted"
+            diffs = integrity.changed(self.baseline, now, outside=submitted if self.confined else None)
             self.baseline = now
             result.findings += [f"shared file changed while this student (or one graded at the same time) ran: {d}"
                                 for d in diffs]
+            own = integrity.changed(self.collected, now, within=folder)
+            result.findings += [f"its submitted folder changed after it was collected (not by its own kernel, "
+                                f"which ran on a copy): {d}" for d in own]
             bad = integrity.gradebook_test_cells(self.source_dir, self.url, self.course_id, self.opts.assignment)
             if bad:
                 result.findings += [f"gradebook test cell changed: {b}" for b in bad]
