@@ -141,8 +141,11 @@ def test_unconfined_grading_says_so_and_still_checks(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "UNCONFINED GRADING" in proc.stderr and "--unconfined was given" in proc.stderr
     results = G.results(root)
-    assert any("planted.txt added" in f for f in results["mallory"]["findings"]), results["mallory"]["findings"]
+    # unconfined, the run-time guard is the line that holds: the write is refused and reported
+    assert any("[guard] refused opening" in f and "planted.txt" in f for f in results["mallory"]["findings"]), \
+        results["mallory"]["findings"]
     assert any("[file-outside]" in f for f in results["mallory"]["findings"])
+    assert not (root / "source_notebooks" / "ps1" / "planted.txt").exists()
     assert not results["alice"]["findings"]
     assert all(p["status"] == "passed" for p in results["alice"]["problems"])
 
