@@ -9,6 +9,7 @@ contained; and the clean students' grades are identical in both runs.
 from __future__ import annotations
 
 import csv
+import json
 import socket
 import threading
 
@@ -230,7 +231,8 @@ def test_no_feedback_page_shows_a_hidden_test(hostile_run):
     source = nbformat.read(str(root / "source_notebooks" / "ps1" / G.NOTEBOOK), as_version=4)
     hidden = {line.strip() for c in source.cells for line in nbmeta.hidden_test_lines(c) if line.strip()}
     # the guard removes the echoing callback before the next cell runs, so no test cell is echoed
-    echoed = nbformat.writes(nbformat.read(str(root / "autograded" / "echoes_cells" / "ps1" / G.NOTEBOOK), 4))
+    graded = nbformat.read(str(root / "autograded" / "echoes_cells" / "ps1" / G.NOTEBOOK), 4)
+    echoed = json.dumps([c.get("outputs", []) for c in graded.cells])  # outputs only: sources hold the tests
     assert not any(h in echoed for h in hidden), "the echo attack echoed a hidden test despite the guard"
     pages = sorted((root / "feedback").rglob("*.html")) + sorted((root / "grading" / "ps1" / "feedback").glob("*"))
     graded = [s for s, r in hostile_run["results"].items() if not any(p["status"] == "unreadable"
