@@ -37,7 +37,8 @@ def _without_hidden(source: str) -> str:
     return "\n".join(out).rstrip("\n")
 
 
-def _redact(text: str, secrets: set[str]) -> str:
+def redact(text: str, secrets: set[str]) -> str:
+    """``text`` with every line that contains one of ``secrets`` replaced by :data:`PLACEHOLDER`."""
     return "\n".join(PLACEHOLDER if any(s in line for s in secrets) else line for line in text.split("\n"))
 
 
@@ -56,13 +57,13 @@ class HideHiddenTests(Preprocessor):
             cell.source = _without_hidden(cell.source) if nbmeta.hidden_test_lines(cell) else cell.source
             for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
                 if out.get("output_type") == "error":
-                    out["traceback"] = [_redact(f"{out.get('ename', '')}: {out.get('evalue', '')}", secrets)]
-                    out["evalue"] = _redact(str(out.get("evalue", "")), secrets)
+                    out["traceback"] = [redact(f"{out.get('ename', '')}: {out.get('evalue', '')}", secrets)]
+                    out["evalue"] = redact(str(out.get("evalue", "")), secrets)
                 elif out.get("output_type") == "stream":
-                    out["text"] = _redact(out.get("text", ""), secrets)
+                    out["text"] = redact(out.get("text", ""), secrets)
                 for mime, data in list(out.get("data", {}).items()):
                     if isinstance(data, str) and mime.startswith("text/"):
-                        out["data"][mime] = _redact(data, secrets)
+                        out["data"][mime] = redact(data, secrets)
         return nb, resources
 
 

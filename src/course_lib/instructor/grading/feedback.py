@@ -33,14 +33,14 @@ from pathlib import Path
 import nbformat
 
 from .. import nbmeta
+from ..hide_hidden_tests import MIN_SECRET, PLACEHOLDER, redact
 from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 from .final import NotebookGrade, StudentGrade
 from .late import LatePolicy
 
 MAX_MESSAGE = 3000          # characters of one test cell's message
+REDACTED = PLACEHOLDER       # what a line quoting a hidden test becomes (one rule with nbgrader's feedback)
 PASSED = "PASSED: "         # how every check's success line starts (checks._harness.passed)
-MIN_SECRET = 12             # hidden-test lines shorter than this are too generic to redact
-REDACTED = "[line removed: it quotes a hidden test]"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -63,7 +63,7 @@ class Secrets:
         return cls({s for s in secret - public if len(s) >= MIN_SECRET})
 
     def redact(self, text: str) -> str:
-        return "\n".join(REDACTED if any(s in line for s in self.lines) else line for line in text.split("\n"))
+        return redact(text, self.lines)
 
 
 def _text(output) -> str:

@@ -38,6 +38,7 @@ import nbformat
 from .. import nbmeta
 from . import course as course_mod
 from .journal import Journal
+from .summary import text_table
 from .late import LatePolicy, Lateness, lateness, load_policy, read_extensions
 
 STATUS_FINAL, STATUS_PROVISIONAL, STATUS_HELD = "final", "provisional", "held"
@@ -325,6 +326,4 @@ def table(grades: list[StudentGrade]) -> str:
     rows = [[g.student, _fmt(g.auto), _fmt(g.manual), f"{g.late.days_late}d" if g.late.days_late else "",
              f"-{_fmt(g.penalty)} ({_fmt(g.late.percent)}%)" if g.late.percent else "",
              f"{_fmt(g.total)}/{_fmt(g.max_score)}", g.status, g.notes[:90]] for g in grades]
-    widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
-    line = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
+    return text_table(cols, rows)

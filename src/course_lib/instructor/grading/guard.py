@@ -75,7 +75,6 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
     ``write_roots``: folders it may write in (its copy, ``/tmp``); ``channel_fd``:
     where findings go; ``package_dir``: ``course_lib``'s folder (its code decides
     for itself)."""
-    import builtins
     import types
 
     modules = sys.modules                       # the real table, even if sys.modules is rebound
@@ -305,4 +304,3 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             state["busy"] = False
 
     sys.addaudithook(hook)
-    builtins.__dict__.setdefault("__course_guard_installed__", True)

@@ -209,6 +209,11 @@ def table(results: list[StudentResult]) -> str:
             notes.append("; ".join(bad[:3]) + (f" (+{len(bad) - 3})" if len(bad) > 3 else ""))
         rows.append([r.student, f"{r.score:g}/{r.max_score:g}", *(str(c[s] or "") for s in STATUSES[:6]),
                      "YES" if r.flagged else "", " | ".join(notes)[:200]])
+    return text_table(cols, rows)
+
+
+def text_table(cols: list[str], rows: list[list]) -> str:
+    """Columns padded to their widest cell, a rule under the header."""
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
     line = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
