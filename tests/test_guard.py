@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.instructor.grading.kernel import ConfinedKernelManager
+from course_lib.instructor.grading.verdict import verify
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -70,6 +71,38 @@ CELLS = [
      "restored the IPython shell's custom_exceptions"),
     ("get_ipython().events.register('post_run_cell', lambda r: print('ECHO', r.info.raw_cell))", "", None),
     ("print('no echo after this')", "no echo after this", "restored IPython's post_run_cell event callbacks"),
+    # a check's locals (the expected values) are out of reach of a student's object it calls
+    (textwrap.dedent("""\
+        import sys
+        class Sneaky:
+            def __float__(self):
+                f = sys._getframe(1)
+                return f.f_locals['t'].grad[2]
+        from course_lib.checks.hand_gradients import check_dL_dw3
+        check_dL_dw3(Sneaky())"""),
+     "CheckFailure: dL_dw3: the check could not use your object: PermissionError: refused by the grading guard: "
+     "a frame", "refused a frame from which the course's code or a generator is reachable ("),
+    (textwrap.dedent("""\
+        class Sneaky:
+            def __float__(self):
+                try:
+                    raise ValueError
+                except ValueError as err:
+                    return err.__traceback__.tb_frame.f_back.f_locals['t'].grad[2]
+        from course_lib.checks.hand_gradients import check_dL_dw3
+        check_dL_dw3(Sneaky())"""),
+     "refused by the grading guard: a traceback's frame", "refused a traceback's frame"),
+    ("def g():\n    yield 1\nnext(iter([g().gi_frame]))", "refused by the grading guard: a generator's",
+     "refused a generator's or coroutine's frame (gi_frame)"),
+    ("import sys\ndef g():\n    yield sys._getframe()\nnext(g())", "refused by the grading guard: a frame",
+     "refused a frame"),
+    ("open('/proc/self/mem', 'rb')", "refused by the grading guard: opening /proc/self/mem",
+     "refused opening /proc/self/mem"),
+    ("import course_lib.instructor.grading.verdict as v\nv.run.__kwdefaults__['_exec'] = lambda *a: None",
+     "refused by the grading guard: reading __kwdefaults__ of run", "refused reading __kwdefaults__ of run"),
+    # verdicts the student's code tries to give itself (signed as forged, see test_verdicts_...)
+    ("import sys\nsys.audit('course_lib.verdict', 5, 'pass', '')", "", None),
+    ("import course_lib.instructor.grading.verdict as v\ndef mine():\n    v.run(6, 'pass = 1')\nmine()", "", None),
     # ordinary code still works
     (textwrap.dedent("""\
         import collections, dataclasses, scipy.stats, matplotlib
@@ -81,12 +114,18 @@ CELLS = [
             a: int
         plt.plot([1, 2]); plt.savefig('plot.png')
         open('notes.txt', 'w').write('mine')
-        print('ordinary', P(1, 2), Q(3), round(float(scipy.stats.norm.cdf(0)), 2), open('notes.txt').read())"""),
-     "ordinary P(x=1, y=2) Q(a=3) 0.5 mine", None),
+        import traceback
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            text = traceback.format_exc()
+        print('ordinary', P(1, 2), Q(3), round(float(scipy.stats.norm.cdf(0)), 2), open('notes.txt').read(),
+              'ZeroDivisionError' in text)"""),
+     "ordinary P(x=1, y=2) Q(a=3) 0.5 mine True", None),
 ]
 
 
-async def _run_cells(workdir: Path, log: Path) -> list[tuple[str, str]]:
+async def _run_cells(workdir: Path, log: Path) -> tuple[list[tuple[str, str]], tuple]:
     km = ConfinedKernelManager(confine=False, submission=str(workdir), guard_log=str(log))
     await km.start_kernel(cwd=str(workdir))
     kc = km.client()
@@ -117,23 +156,23 @@ async def _run_cells(workdir: Path, log: Path) -> list[tuple[str, str]]:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
     await asyncio.sleep(0.5)  # the pipe's reader thread writes the last lines
-    return results
+    return results, verify(km.verdicts(), km.verdict_key)
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory) -> tuple[list[tuple[str, str]], str]:
+def guarded(tmp_path_factory) -> tuple[list[tuple[str, str]], str, tuple]:
     submission = tmp_path_factory.mktemp("submission")
     for name, text in PLANTED.items():
         (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(text)
     log = submission.parent / "guard.log"
     log.write_text("")
-    results = asyncio.run(_run_cells(submission, log))
-    return results, log.read_text()
+    results, verdicts = asyncio.run(_run_cells(submission, log))
+    return results, log.read_text(), verdicts
 
 
 def test_nothing_planted_in_the_submission_is_imported(guarded):
-    results, _ = guarded
+    results, _, _ = guarded
     status, out = results[0]
     assert status == "ok" and "planted" not in out, out
     assert "site-packages" in out or "/src/course_lib" in out, out
@@ -141,7 +180,7 @@ def test_nothing_planted_in_the_submission_is_imported(guarded):
 
 @pytest.mark.parametrize("k", range(1, len(CELLS)))
 def test_each_attack_is_refused_or_undone_and_reported(guarded, k):
-    results, log = guarded
+    results, log, _ = guarded
     code, shown, reported = CELLS[k]
     status, out = results[k]
     assert shown in out, f"cell {code!r}: outputs {out!r} should show {shown!r}"
@@ -152,8 +191,17 @@ def test_each_attack_is_refused_or_undone_and_reported(guarded, k):
 
 
 def test_ordinary_code_raises_no_finding(guarded):
-    results, log = guarded
+    results, log, _ = guarded
     status, out = results[-1]
     assert status == "ok", out
     assert "torch" not in log, log
     assert "matplotlib" not in log and "scipy" not in log and "notes.txt" not in log and "plot.png" not in log, log
+
+
+def test_verdicts_the_student_code_gives_itself_are_signed_as_forged(guarded):
+    """A verdict event raised by the student's code, and :func:`verdict.run` called from a
+    student's function, are signed as forged: never a report for cell 5 or 6."""
+    reports, problems = guarded[2]
+    # one for the event, and the start and the pass of run() called from a function
+    assert [r.status for r in reports] == ["forged"] * 3, reports
+    assert problems == ["the student's code tried to report a test cell's verdict itself"] * 3

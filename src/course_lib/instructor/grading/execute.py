@@ -20,8 +20,14 @@
   hard limits are equal) or the status the student's code exited with
   (``os._exit(3)`` gives 3).
 
+- behind the guard, each autograded test cell is sent wrapped by
+  :func:`.verdict.wrap` and sent back to its own source afterwards; once the
+  kernel is gone, :func:`.verdict.judge` zeroes every test cell whose outputs
+  would score without the check's signed pass, and the findings go to the
+  guard's log.
+
 Error outputs it writes (``ename``): ``CellTimeoutError`` (nbgrader's),
-``KernelDied``, ``NotRun``, ``OutputLimitExceeded``.
+``KernelDied``, ``NotRun``, ``OutputLimitExceeded``, ``VerdictMismatch``.
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from .. import nbmeta
+from . import verdict
 from .kernel import remove_scratch
 
 KERNEL_DIED = "KernelDied"
@@ -136,8 +144,10 @@ class GuardedExecute(Execute):
         self._cell_bytes: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
         self._started = time.monotonic()
+        self._sent: list[int] = []
+        self._kernel_manager = None
         try:
-            return super().preprocess(nb, resources, km)
+            nb, resources = super().preprocess(nb, resources, km)
         except DeadKernelError as err:  # the kernel died outside a cell (start-up, shutdown)
             if self._stopped is None:
                 why = self._death()
@@ -145,12 +155,27 @@ class GuardedExecute(Execute):
             for cell in nb.cells:
                 if cell.cell_type == "code" and not cell.get("outputs"):
                     cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
-            return nb, resources
         finally:
             remove_scratch()
+        self._judge(nb)
+        return nb, resources
+
+    def _judge(self, nb) -> None:
+        """Hold each test cell's outputs against the check's signed verdict (:mod:`.verdict`)."""
+        km = self._kernel_manager
+        key = getattr(km, "verdict_key", None)
+        lines = km.verdicts() if key is not None else None
+        if lines is None:
+            return
+        findings = verdict.judge(nb, self._sent, *verdict.verify(lines, key))
+        log = getattr(km, "guard_log", "")
+        if findings and log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.writelines(f[:500] + "\n" for f in findings[:50])
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
+        self._kernel_manager = self.km  # nbclient forgets it at shutdown; its verdicts are read after
         for channel in (kc.shell_channel, kc.iopub_channel):
             channel.get_msg = _short_polls(channel.get_msg)
         return kc
@@ -202,6 +227,10 @@ class GuardedExecute(Execute):
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
+        source = cell.source
+        if nbmeta.is_autograded_test(cell) and getattr(self.km, "verdict_key", None) is not None:
+            cell.source = verdict.wrap(cell_index, source)
+            self._sent.append(cell_index)
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -209,6 +238,8 @@ class GuardedExecute(Execute):
             ename = OUTPUT_LIMIT if why.startswith("printed") else KERNEL_DIED
             cell.outputs.append(_error(ename, why))
             self._stopped = f"{why} (in code cell {cell_index + 1})"
+        finally:
+            cell.source = source
         dropped = self._dropped.pop(cell_index, 0)
         if dropped:
             cell.outputs.append(new_output("stream", name="stderr",

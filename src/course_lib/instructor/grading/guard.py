@@ -18,9 +18,16 @@ is being imported):
   ``get_referrers``, ``get_referents``), tracing or profiling hooks;
 - ``ctypes``; starting programs or processes; sending signals; sockets;
 - opening a file, or an SQLite database, outside the student's copy, ``/tmp``
-  and the read-only environment.
+  and the read-only environment, and the process's own memory, file
+  descriptors and environment under ``/proc``;
+- a frame (``sys._getframe``, a traceback's ``tb_frame``) from which the frames of
+  the course's code are reachable (a check's locals hold the expected values),
+  or that belongs to, or leads to, the student's own generator or coroutine (which
+  a check may resume); a generator's or coroutine's frame; the defaults of
+  ``course_lib``'s functions (:func:`.verdict.run` keeps its references there).
 
-**Restores** what a test cell relies on, before every ``exec`` (IPython runs
+**Restores** what a test cell relies on, before every ``exec`` and before a
+test cell's verdict is signed (:mod:`.verdict`) (IPython runs
 each cell with ``exec``): the names bound in ``course_lib``'s modules, the
 built-ins, numpy's and torch's main namespaces, IPython's and ipykernel's
 classes (how a failing cell is reported), the IPython shell's error display
@@ -58,6 +65,12 @@ SOCKET_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendm
 INTROSPECTION_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
                         "sys.setprofile", "sys._current_frames", "sys._current_exceptions", "sys.monitoring"}
 PREFIX = "GUARD "
+#: Attributes that hand out a running generator's or coroutine's frame.
+SUSPENDED_FRAMES = {"gi_frame", "cr_frame", "ag_frame", "gi_yieldfrom", "cr_await", "ag_await"}
+#: ``co_flags`` of generators, coroutines and async generators.
+CO_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200
+#: Files under ``/proc/<pid>/`` that expose the process's memory, descriptors or environment.
+PROC_PRIVATE = ("mem", "pagemap", "environ", "fd", "fdinfo", "map_files", "task", "syscall", "auxv")
 #: Built-ins IPython itself sets and resets around every cell (its builtin trap).
 IPYTHON_BUILTINS = {"exit", "quit", "input", "get_ipython", "display", "help", "copyright", "credits", "license",
                     "__IPYTHON__", "_", "__", "___"}
@@ -82,7 +95,14 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
     trusted = _roots([sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)]) + (package,)
     readable = _roots(read_roots) + trusted + ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/")
     writable = _roots(write_roots) + ("/dev/null/", "/dev/shm/")
-    state = {"busy": False, "seen": set(), "snapshot": None, "shell": None}
+    import _thread
+
+    state = {"seen": set(), "snapshot": None, "shell": None}
+    # threads inside one of the guard's own frame walks, whose reads of frames raise audit events
+    # too: those are not judged again. Nothing else is skipped: a student's object that the guard
+    # touches (its __str__, a property) runs under the guard like any other student code.
+    walking, thread = set(), _thread.get_ident
+    kernel_main = os.path.join(package, "instructor", "grading", "guarded_kernel.py")  # every stack's bottom
     function_type, code_setters = types.FunctionType, {"__code__", "__defaults__", "__kwdefaults__", "__globals__"}
     write = os.write
     realpath, join, getcwd = os.path.realpath, os.path.join, os.getcwd
@@ -99,17 +119,22 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
 
     def decider() -> tuple[str | None, str]:
         """("student" | "course_lib" | None, where): the innermost frame that decides."""
-        frame = sys._getframe(3)  # decider <- refuse <- hook <- the audited call's caller
-        while frame is not None:
-            name = frame.f_code.co_filename
-            if name.startswith(package):
-                return "course_lib", ""
-            if name.startswith("<frozen importlib"):
-                return None, ""  # a library's own import-time work (matplotlib runs fc-list), not the student's
-            if not name.startswith(trusted) and not name.startswith("<frozen"):
-                return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
-            frame = frame.f_back
-        return None, ""
+        me = thread()
+        walking.add(me)
+        try:
+            frame = sys._getframe(3)  # decider <- refuse <- hook <- the audited call's caller
+            while frame is not None:
+                name = frame.f_code.co_filename
+                if name.startswith(package):
+                    return "course_lib", ""
+                if name.startswith("<frozen importlib"):
+                    return None, ""  # a library's own import-time work (matplotlib runs fc-list), not the student's
+                if not name.startswith(trusted) and not name.startswith("<frozen"):
+                    return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
+                frame = frame.f_back
+            return None, ""
+        finally:
+            walking.discard(me)
 
     def python_library_function(fn) -> bool:
         """A Python function (or method) whose code lives in the installed environment."""
@@ -127,6 +152,36 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             return
         report(f"refused {what} ({where})")
         raise PermissionError(f"refused by the grading guard: {what} (no answer needs it)")
+
+    def leads_to_course(frame=None, tb=None) -> bool:
+        """Can ``frame`` reach (through ``f_back``) a frame of course_lib, or is it, or does it
+        reach, a generator or coroutine of the student's (resumed later, it reaches its resumer)?"""
+        me = thread()
+        walking.add(me)
+        try:
+            f = tb.tb_frame if tb is not None else frame
+            while f is not None:
+                code = f.f_code
+                name = code.co_filename
+                if name.startswith(package) and name != kernel_main:
+                    return True
+                if code.co_flags & CO_SUSPENDABLE and not name.startswith(trusted) and not name.startswith("<frozen"):
+                    return True
+                f = f.f_back
+            return False
+        finally:
+            walking.discard(me)
+
+    def proc_private(path) -> bool:
+        if isinstance(path, int) or path is None:
+            return False
+        try:
+            p = os.fsdecode(path)
+            p = realpath(p if p.startswith("/") else join(getcwd(), p))
+        except (TypeError, ValueError, OSError):
+            return False
+        parts = p.split("/")
+        return len(parts) > 3 and parts[1] == "proc" and parts[3] in PROC_PRIVATE
 
     def outside(path, roots) -> bool:
         if isinstance(path, int) or path is None:
@@ -262,45 +317,58 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             report(f"restored {what}, which the student's code had changed")
 
     def hook(event: str, args) -> None:
-        if state["busy"]:
+        if walking and thread() in walking:
             return
-        state["busy"] = True
-        try:
-            if event == "exec":
-                if state["snapshot"] is None:
-                    # the first cell (the locked setup cell): the shell is set up, no student code ran yet
-                    code = args[0] if args else None
-                    name = getattr(code, "co_filename", "") if code is not None else ""
-                    if not name or name.startswith(trusted) or name.startswith("<frozen"):
-                        return
-                    state["snapshot"] = take_snapshot()
-                if state["shell"] is None:
-                    state["shell"] = shell_snapshot()
+        if event == "exec":
+            if state["snapshot"] is None:
+                # the first cell (the locked setup cell): the shell is set up, no student code ran yet
+                code = args[0] if args else None
+                name = getattr(code, "co_filename", "") if code is not None else ""
+                if not name or name.startswith(trusted) or name.startswith("<frozen"):
+                    return
+                state["snapshot"] = take_snapshot()
+            if state["shell"] is None:
+                state["shell"] = shell_snapshot()
+            restore()
+            add_modules(state["snapshot"])
+        elif event == "object.__setattr__":
+            obj, name = args[0], args[1]
+            if name == "__code__" or (name in code_setters and owned(obj)) or (
+                    isinstance(obj, type) and owned(obj)):
+                refuse(f"setting {name} of {getattr(obj, '__qualname__', type(obj).__name__)}")
+        elif event in INTROSPECTION_EVENTS:
+            refuse(event)
+        elif event == "sys._getframe":
+            if args and leads_to_course(args[0]):
+                refuse("a frame from which the course's code or a generator is reachable")
+        elif event == "object.__getattr__":
+            name = args[1] if len(args) > 1 else ""
+            if name == "tb_frame":
+                if leads_to_course(tb=args[0]):
+                    refuse("a traceback's frame from which the course's code or a generator is reachable")
+            elif name in SUSPENDED_FRAMES:
+                refuse(f"a generator's or coroutine's frame ({name})")
+            elif name in ("__defaults__", "__kwdefaults__") and owned(args[0]):
+                refuse(f"reading {name} of {getattr(args[0], '__qualname__', '?')}")
+        elif event == "course_lib.verdict":
+            if len(args) > 1 and args[1] in ("pass", "fail") and state["snapshot"] is not None:
                 restore()
-                add_modules(state["snapshot"])
-            elif event == "object.__setattr__":
-                obj, name = args[0], args[1]
-                if name == "__code__" or (name in code_setters and owned(obj)) or (
-                        isinstance(obj, type) and owned(obj)):
-                    refuse(f"setting {name} of {getattr(obj, '__qualname__', type(obj).__name__)}")
-            elif event in INTROSPECTION_EVENTS:
-                refuse(event)
-            elif event.startswith("ctypes."):
-                refuse("ctypes")
-            elif event in PROCESS_EVENTS:
-                refuse(f"{event}{tuple(str(a)[:80] for a in args[:2])}")
-            elif event in SOCKET_EVENTS:
-                refuse(f"{event}{tuple(str(a)[:80] for a in args[1:2])}")
-            elif event == "open":
-                path, mode = args[0], args[1]
-                writing = isinstance(mode, str) and any(c in mode for c in "wax+")
-                if writing and outside(path, writable) or outside(path, readable + writable):
-                    refuse(f"opening {os.fsdecode(path) if not isinstance(path, int) else path!s}"
-                           f"{' for writing' if writing else ''}")
-            elif event == "sqlite3.connect":
-                if outside(args[0], writable):
-                    refuse(f"an SQLite database {args[0]!s}")
-        finally:
-            state["busy"] = False
+        elif event.startswith("ctypes."):
+            refuse("ctypes")
+        elif event in PROCESS_EVENTS:
+            refuse(f"{event}{tuple(str(a)[:80] for a in args[:2])}")
+        elif event in SOCKET_EVENTS:
+            refuse(f"{event}{tuple(str(a)[:80] for a in args[1:2])}")
+        elif event == "open":
+            path, mode = args[0], args[1]
+            if proc_private(path):
+                refuse(f"opening {os.fsdecode(path) if not isinstance(path, int) else path!s}")
+            writing = isinstance(mode, str) and any(c in mode for c in "wax+")
+            if writing and outside(path, writable) or outside(path, readable + writable):
+                refuse(f"opening {os.fsdecode(path) if not isinstance(path, int) else path!s}"
+                       f"{' for writing' if writing else ''}")
+        elif event == "sqlite3.connect":
+            if outside(args[0], writable):
+                refuse(f"an SQLite database {args[0]!s}")
 
     sys.addaudithook(hook)

@@ -11,8 +11,11 @@ is never imported instead of the installed one, and no ``sitecustomize``,
 checks are imported (the references the test cells will get) and
 :func:`.guard.install` adds the audit hook.
 
+Then :func:`.verdict.install` adds the hook that signs each test cell's verdict
+with the key read from ``COURSE_VERDICT_KEY_FD`` (read once, then closed).
+
 Environment (set by :class:`.kernel.ConfinedKernelManager`): ``COURSE_GUARD_FD``
-the pipe for findings, ``COURSE_GUARD_READ`` / ``COURSE_GUARD_WRITE``
+the pipe for findings and verdicts, ``COURSE_GUARD_READ`` / ``COURSE_GUARD_WRITE``
 ``os.pathsep``-separated folders the kernel may read / write.
 """
 from __future__ import annotations
@@ -36,6 +39,15 @@ def _preload() -> str:
     return os.path.dirname(os.path.abspath(course_lib.__file__))
 
 
+def _read_key(var: str) -> bytes | None:
+    """The verdict key from the pipe named by ``var`` (then closed), or None."""
+    fd = os.environ.pop(var, "")
+    if not fd.isdigit():
+        return None
+    with os.fdopen(int(fd), "rb") as pipe:
+        return pipe.read(64) or None
+
+
 def main() -> None:
     if "" in sys.path or os.getcwd() in sys.path:  # belt and braces: -I already keeps them off
         sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
@@ -46,6 +58,14 @@ def main() -> None:
     split = lambda var: [p for p in os.environ.get(var, "").split(os.pathsep) if p]  # noqa: E731
     guard.install(read_roots=split("COURSE_GUARD_READ"), write_roots=[os.getcwd(), *split("COURSE_GUARD_WRITE")],
                   channel_fd=int(fd) if fd and fd.isdigit() else None, package_dir=package_dir)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from . import verdict
+
+    key = _read_key("COURSE_VERDICT_KEY_FD")
+    if fd and fd.isdigit() and key:
+        verdict.install(key, int(fd), InteractiveShell.run_code.__code__)
+    del key  # main's frame lives as long as the kernel: the key stays only in the hook
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

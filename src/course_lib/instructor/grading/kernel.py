@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -111,7 +112,9 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     def _guarded(self, kernel_cmd: list[str], env: dict[str, str], read_only: list[Path], kw: dict) -> list[str]:
         """``python -I -m ...guarded_kernel`` in place of ``python -m ipykernel_launcher``, with a
-        pipe for the guard's findings (read by a thread into ``guard_log``)."""
+        pipe for the guard's findings and the signed verdicts (read by a thread: findings into
+        ``guard_log``, verdicts into :meth:`verdicts`) and a pipe that hands the kernel a fresh
+        verdict key (:mod:`.verdict`)."""
         cmd = list(kernel_cmd)
         if "ipykernel_launcher" not in cmd or cmd.index("ipykernel_launcher") < 1:
             return cmd
@@ -119,20 +122,39 @@ class ConfinedKernelManager(AsyncKernelManager):
         cmd[at] = "course_lib.instructor.grading.guarded_kernel"
         cmd.insert(1, "-I")
         read, write = os.pipe()
+        self.verdict_key = secrets.token_bytes(32)
+        key_read, key_write = os.pipe()
+        os.write(key_write, self.verdict_key)
+        os.close(key_write)
         env.update(COURSE_GUARD_FD=str(write), COURSE_GUARD_READ=os.pathsep.join(str(p) for p in read_only),
-                   COURSE_GUARD_WRITE="/tmp" if self.confine else str(self._scratch / "tmp"))
-        kw["pass_fds"] = (write,)
-        self._guard_fds = (read, write)
-        threading.Thread(target=self._read_guard, args=(read,), daemon=True).start()
+                   COURSE_GUARD_WRITE="/tmp" if self.confine else str(self._scratch / "tmp"),
+                   COURSE_VERDICT_KEY_FD=str(key_read))
+        kw["pass_fds"] = (write, key_read)
+        self._guard_fds = (read, write, key_read)
+        self._verdict_lines: list[str] = []
+        self._reader = threading.Thread(target=self._read_guard, args=(read,), daemon=True)
+        self._reader.start()
         return cmd
+
+    def verdicts(self, timeout: float = 30) -> list[str] | None:
+        """The ``VERDICT`` lines the kernel wrote (prefix removed), once its pipe closed (the
+        kernel and everything it started are gone); None for a kernel without the guard."""
+        reader = getattr(self, "_reader", None)
+        if reader is None:
+            return None
+        reader.join(timeout)
+        return list(self._verdict_lines)
 
     def _read_guard(self, fd: int) -> None:
         from .guard import PREFIX
+        from .verdict import PREFIX as VERDICT
 
         with os.fdopen(fd, "rb") as pipe:
             for raw in pipe:
                 line = raw.decode("utf-8", "replace").strip()
-                if line.startswith(PREFIX) and self.guard_log:
+                if line.startswith(VERDICT) and len(self._verdict_lines) < 10_000:
+                    self._verdict_lines.append(line[len(VERDICT):][:300])
+                elif line.startswith(PREFIX) and self.guard_log:
                     with open(self.guard_log, "a", encoding="utf-8") as log:
                         log.write(line[len(PREFIX):][:500] + "\n")
 
@@ -163,7 +185,8 @@ class ConfinedKernelManager(AsyncKernelManager):
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         finally:
             if getattr(self, "_guard_fds", None):
-                os.close(self._guard_fds[1])  # the kernel holds the write end now
+                for fd in self._guard_fds[1:]:  # the kernel holds the write end and the key now
+                    os.close(fd)
                 self._guard_fds = None
 
     async def _async_interrupt_kernel(self) -> None:
