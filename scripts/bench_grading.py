@@ -11,7 +11,9 @@ solution and the weights file notebook 03 saves. Then, each on a fresh copy:
    its own copy of the course with a disjoint share of the students and cores/J math
    threads (unconfined, no checks, no shared gradebook: no parallel grader can do better);
 3. ``course-grade --jobs J --no-feedback`` (confined kernels, J students at a time);
-4. ``course-grade --jobs J`` (feedback pages too).
+4. ``course-grade --jobs J`` (feedback pages too);
+5. ``course-grade --jobs J --no-feedback --no-guard``: the same as 3 without the
+   run-time guard and the signed verdicts, so 3 minus 5 is what they cost.
 
 Prints students per minute, the wall time per student and the speed-ups.
 Aims (issue 8): course-grade at least 1.8x serial on 2 cores, under 30 s per student.
@@ -129,7 +131,10 @@ def main() -> int:
                 (f"course-grade --jobs {args.jobs} --no-feedback (confined)",
                  [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]),
                 (f"course-grade --jobs {args.jobs} (confined, with feedback)",
-                 [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--quiet"])]
+                 [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--quiet"]),
+                (f"course-grade --jobs {args.jobs} --no-feedback --no-guard (confined, no guard, no verdicts)",
+                 [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--no-guard",
+                  "--quiet"])]
         for label, cmd in runs:
             course = tmp / f"run{len(rows)}"
             shutil.copytree(template, course)
@@ -157,6 +162,11 @@ def main() -> int:
                 if seconds > rows[0][1]:
                     print("  note: slower than serial: plain nbgrader probably hit the lost wake-up of an Output-widget "
                           "cell (it waits the whole cell timeout; course-grade's GuardedExecute recovers in 1 s)")
+        guarded, unguarded = rows[1], rows[3]
+        print(f"cost of the run-time guard and the signed verdicts: {guarded[1] - unguarded[1]:+.1f} s wall "
+              f"({100 * (guarded[1] / unguarded[1] - 1):+.0f}%), "
+              f"{statistics.mean(guarded[2] or [0]) - statistics.mean(unguarded[2] or [0]):+.1f} s per student's own "
+              "grading")
         serial, confined = rows[0][1], rows[1][1]
         speedup = serial / confined
         print(f"speed-up over serial nbgrader: ceiling {serial / best:.2f}x, course-grade --jobs {args.jobs} "

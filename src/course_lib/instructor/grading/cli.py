@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="students graded at once")
     p.add_argument("--db-url", default=None, help="gradebook URL (e.g. postgresql+psycopg://user@host/db)")
     p.add_argument("--unconfined", action="store_true", help="do not confine kernels (trusted code only)")
+    p.add_argument("--no-guard", dest="guard", action="store_false",
+                   help="benchmarks only: kernels without the run-time guard and the signed verdicts (not safe "
+                        "for grades)")
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
     p.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
     p.add_argument("--student-timeout", type=int, default=None, help="seconds per student (default: generous)")
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = (args.course or course_root()).resolve()
         opts = Options(submissions=args.submissions, course=course, assignment=args.assignment,
-                       jobs=max(1, args.jobs), db_url=args.db_url, unconfined=args.unconfined,
+                       jobs=max(1, args.jobs), db_url=args.db_url, unconfined=args.unconfined, guard=args.guard,
                        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                        student_timeout=args.student_timeout, memory_gb=args.memory_gb, interrupt_grace=args.interrupt_grace, regrade=args.regrade,
                        feedback=args.feedback, output=args.output, progress=not args.quiet,

@@ -52,6 +52,7 @@ def main() -> None:
     if "" in sys.path or os.getcwd() in sys.path:  # belt and braces: -I already keeps them off
         sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     package_dir = _preload()
+    os.environ.pop("COURSE_HIDDEN_SEED", None)  # read by course_lib.checks.seeds already
     from . import guard
 
     fd = os.environ.get("COURSE_GUARD_FD")

@@ -65,6 +65,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     file_bytes = Int(sandbox.Limits.file_bytes, config=True)
     guard = Bool(True, config=True, help="run the kernel behind the run-time guard (guarded_kernel)")
     guard_log = Unicode("", config=True, help="file the guard's findings are appended to")
+    hidden_seed = Int(-1, config=True, help="the student's seed for the hidden test calls (-1: none)")
 
     _scratch: Path | None = None
 
@@ -105,6 +106,10 @@ class ConfinedKernelManager(AsyncKernelManager):
         keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
         home = str(self._scratch / "tmp" / "home") if not self.confine else "/tmp/home"
         bindir = str(Path(os.sys.executable).parent)
+        if self.hidden_seed >= 0:
+            from ...checks.seeds import ENV
+
+            keep[ENV] = str(self.hidden_seed)
         keep.update(HOME=home, TMPDIR=home if not self.confine else "/tmp", MPLCONFIGDIR=f"{home}/.mpl",
                     IPYTHONDIR=f"{home}/.ipython", PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin",
                     PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")

@@ -34,7 +34,7 @@ from . import course as course_mod
 from . import integrity, sandbox, submissions
 from .journal import Journal, fingerprint
 from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
-from .worker import Settings
+from .worker import Settings, course_salt
 
 log = logging.getLogger("course-grade")
 
@@ -57,6 +57,7 @@ class Options:
     jobs: int = max(1, os.cpu_count() or 1)
     db_url: str | None = None
     unconfined: bool = False
+    guard: bool = True
     cell_timeout: int | None = None
     notebook_timeout: int = 1800
     student_timeout: int | None = None
@@ -127,6 +128,9 @@ class ClassGrader:
             import getpass
 
             print(UNCONFINED_BANNER.format(user=getpass.getuser(), why=why), file=sys.stderr, flush=True)
+        if not self.opts.guard:
+            print("course-grade: --no-guard: kernels run without the run-time guard and the signed verdicts; "
+                  "a hostile submission can fake its grade. For benchmarks only.", file=sys.stderr, flush=True)
         course_mod.alembic_on_path()
         # J kernels at once share the cores: each gets cores/J math threads (torch, numpy), not all of them
         threads = str(max(1, (os.cpu_count() or 1) // self.opts.jobs))
@@ -150,9 +154,10 @@ class ClassGrader:
             students = [s for s in students if s in self.opts.students]
         self.settings = Settings(
             course=str(self.course), assignment=self.opts.assignment, db_url=self.url, confine=self.confined,
-            cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
+            guard=self.opts.guard, cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
             memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
             read_only=[str(p) for p in self.read_only])
+        course_salt(self.settings)  # made here, before any worker reads it
         from .late import load_policy
 
         self.policy = load_policy(self.course)

@@ -35,6 +35,7 @@ class Settings:
     assignment: str
     db_url: str | None = None
     confine: bool = True
+    guard: bool = True
     cell_timeout: int | None = None
     notebook_timeout: int = 1800
     interrupt_grace: int = 10
@@ -63,6 +64,7 @@ def nbgrader_config(settings: Settings, student: str, slot: int):
     """The course's nbgrader config with the guard, the confinement and the limits."""
     from nbgrader.preprocessors import Execute
 
+    from ...checks.seeds import student_seed
     from .execute import GuardedExecute
 
     cfg = load_config(Path(settings.course) / "nbgrader_config.py")
@@ -84,11 +86,29 @@ def nbgrader_config(settings: Settings, student: str, slot: int):
     ex.kernel_manager_class = "course_lib.instructor.grading.kernel.ConfinedKernelManager"
     km = cfg.ConfinedKernelManager
     km.submission = str(submission_folder(settings, student))
+    km.hidden_seed = student_seed(course_salt(settings), settings.assignment, student)
     km.confine = settings.confine
+    km.guard = settings.guard
     km.slot = slot
     km.read_only = list(settings.read_only)
     km.cpu_seconds, km.memory_bytes, km.processes = settings.cpu_seconds, settings.memory_bytes, settings.processes
     return cfg
+
+
+def course_salt(settings: Settings) -> str:
+    """The course's secret salt of the hidden seeds, made once per assignment (kept with the gradebook's
+    state: delete it and every student meets new hidden inputs at the next regrade)."""
+    import secrets
+
+    path = Path(settings.course) / "grading" / settings.assignment / "hidden_seed_salt"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x", encoding="utf-8") as out:  # two workers at once: the first one wins
+                out.write(secrets.token_hex(16))
+        except FileExistsError:
+            pass
+    return path.read_text(encoding="utf-8").strip()
 
 
 def guard_log(settings: Settings, student: str, notebook: str) -> Path:
