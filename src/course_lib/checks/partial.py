@@ -1,0 +1,44 @@
+"""Partial credit: a check whose sub-cases each mean something alone.
+
+nbgrader scores a test cell by its outputs: an error scores 0; a numeric result
+(the cell's last expression) scores that many points; anything else scores full
+points. A check called with ``points=P`` runs every sub-case (a size of a kernel,
+a case of an operator, the forward or the backward of a layer) instead of
+stopping at the first failure, prints ``PASSED`` or ``FAILED`` with the message
+for each, and returns
+
+    P × (sub-cases passed) / (sub-cases)
+
+rounded to 2 decimals, which the test cell ends with. When no sub-case passes it
+raises the first failure (the cell errors and scores 0, as before), and a part
+that is not implemented yet raises at once. nbgrader's ``validate`` still lists a
+cell below full points as failing.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ._harness import CheckFailure, NotImplementedYet
+
+
+def earn(title: str, points: float, parts: Iterable[tuple[str, Callable[[], None]]]) -> float:
+    """Run each ``(label, run)`` of ``parts``; return the points they earn (see the module)."""
+    failures: list[CheckFailure] = []
+    total = 0
+    for label, run in parts:
+        total += 1
+        try:
+            run()
+        except NotImplementedYet:
+            raise
+        except CheckFailure as failure:
+            failures.append(failure)
+            print(f"FAILED: {title}: {label}: {failure.message}")
+    if total == 0:
+        raise CheckFailure(f"{title}: no case to check")
+    if len(failures) == total:
+        raise failures[0]
+    earned = round(points * (total - len(failures)) / total, 2)
+    print(f"{'PASSED' if not failures else 'PARTLY PASSED'}: {title}: {total - len(failures)} of {total} "
+          f"cases, {earned:g} of {points:g} points")
+    return float(earned)
