@@ -10,7 +10,10 @@ there is one.
 A check tests the kernel the cell above defines now: when the student's
 function launches a kernel whose newer version (a later ``SourceModule``
 with a kernel of that name) does not compile, the check says so instead of
-passing the old, compiled one.
+passing the old, compiled one. When the cell binds the kernel with
+``gpu.compile_kernel`` (notebook 05 does), a kernel that does not compile is
+an ``UncompiledKernel`` whose launch the check reports as "your kernel `matmul`
+does not compile: line 7: ...".
 """
 from __future__ import annotations
 
@@ -50,11 +53,20 @@ def _stale(method: str, launched: Sequence[gpu.Launch]) -> None:
                 f"{error.message}\nFix the kernel, run its cell again, then this check.")
 
 
+def _does_not_compile(method: str, summary: str) -> CheckFailure:
+    return CheckFailure(f"{method}: {summary}\nFix the kernel, run its cell again, then this check.")
+
+
 def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call student code; a GPU error inside becomes a CheckFailure that keeps its message."""
+    if isinstance(fn, gpu.UncompiledKernel):            # handed the kernel itself
+        raise _does_not_compile(method, fn.summary)
+
     def guarded_call() -> Any:
         try:
             return fn(*args)
+        except gpu.KernelDoesNotCompile as exc:        # the kernel the cell above defines now
+            raise _does_not_compile(method, exc.message.splitlines()[0]) from None
         except gpu.GpuError as exc:
             raise CheckFailure(f"{method}: {where}: {exc.heading.lower()}: {exc.message}") from None
     before = gpu.module.launch_count()

@@ -6,7 +6,7 @@
         int i = threadIdx.x + blockDim.x * blockIdx.x;
         if (i < n) y[i] += alpha * x[i];
     }''')
-    axpy = mod.get_function("axpy")
+    axpy = mod.get_function("axpy")     # or, in a notebook: gpu.compile_kernel(source, "axpy")
     axpy(np.float32(2), gpu.In(x), gpu.InOut(y), np.int32(len(y)), block=(256, 1, 1),
          grid=((len(y) + 255) // 256, 1))
 
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from .backends import backend, ensure_pycuda, use, using
-from .errors import CompileError, GpuError, KernelFault, LaunchError, NotOnCpu
+from .errors import CompileError, GpuError, KernelDoesNotCompile, KernelFault, LaunchError, NotOnCpu
 from .memory import DeviceAllocation, In, InOut, Out
 from .memory import memcpy_dtoh as _cpu_dtoh
 from .memory import memcpy_htod as _cpu_htod
-from .module import Function, Launch, SourceModule, launches
+from .module import Function, Launch, SourceModule, UncompiledKernel, compile_kernel, launches
 from .notebook_hint import install as _install_hint
 
 try:
@@ -39,8 +39,9 @@ except Exception:  # noqa: BLE001 - a hint must never break the import
     pass
 
 __all__ = [
-    "CompileError", "DeviceAllocation", "Event", "Function", "GpuError", "In", "InOut", "KernelFault", "Launch",
-    "LaunchError", "NotOnCpu", "Out", "SourceModule", "backend", "ensure_pycuda", "launches", "mem_alloc",
+    "CompileError", "DeviceAllocation", "Event", "Function", "GpuError", "In", "InOut", "KernelDoesNotCompile",
+    "KernelFault", "Launch", "LaunchError", "NotOnCpu", "Out", "SourceModule", "UncompiledKernel", "backend",
+    "compile_kernel", "ensure_pycuda", "launches", "mem_alloc",
     "memcpy_dtoh", "memcpy_htod",
     "synchronize", "to_device", "use", "using",
 ]

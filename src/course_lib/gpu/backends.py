@@ -37,7 +37,7 @@ class CudaBackend:
 
         self.drv, self._SourceModule = drv, SourceModule
         dev = drv.Context.get_device()
-        self.label = f"GPU: {dev.name()} (CUDA, PyCUDA)"
+        self.label = f"GPU (CUDA, through PyCUDA): {dev.name()}"
         self.short = f"GPU ({dev.name()})"
         self.max_threads = int(dev.get_attribute(drv.device_attribute.MAX_THREADS_PER_BLOCK))
 
@@ -45,12 +45,19 @@ class CudaBackend:
         return f"course_lib.gpu backend 'cuda': {self.label}"
 
     def compile(self, source: str) -> Any:
+        """PyCUDA's ``SourceModule`` of the student's text, numbered as the student counts
+        its lines: PyCUDA wraps the source in ``extern "C" {`` (one line more), and a
+        kernel written after ``r\"\"\"`` starts with a blank line (one more); ``#line 1``
+        makes nvcc's messages and device-side asserts count from the first line of the text."""
+        from .cuda_parse import student_text
         from .errors import CompileError
 
+        text = student_text(source)
         try:
-            return self._SourceModule(source)
+            return self._SourceModule(f"#line 1\n{text}")
         except Exception as exc:  # pycuda.driver.CompileError
-            raise CompileError(f"your CUDA C does not compile (nvcc):\n{str(exc)[-1500:]}") from None
+            raise CompileError(f"your CUDA C does not compile (nvcc):\n{nvcc_message(str(exc), text.splitlines())}"
+                               ) from None
 
     def launch(self, module: Any, kernel: Any, source: str, args: Any, block: Any, grid: Any, shared: int = 0) -> float:
         from .memory import ArgumentHandler, DeviceAllocation
@@ -71,6 +78,21 @@ class CudaBackend:
 
     def synchronize(self) -> None:
         self.drv.Context.synchronize()
+
+
+def nvcc_message(log: str, lines: list[str]) -> str:
+    """nvcc's errors (``/tmp/.../kernel.cu(7): error: expected a ";"``) as
+    ``line 7: expected a ";" `the line```, in order, without repeats; else the end of the log."""
+    import re
+
+    found: list[str] = []
+    for m in re.finditer(r"^\S*?\.cu\((\d+)\): (?:catastrophic )?error: (.*)$", log, re.M):
+        n = int(m.group(1))
+        quoted = lines[n - 1].strip() if 1 <= n <= len(lines) else ""
+        entry = f"line {n}: {m.group(2).strip()}" + (f" `{quoted}`" if quoted else "")
+        if entry not in found:
+            found.append(entry)
+    return "\n".join(found[:5]) if found else log.strip()[-1500:]
 
 
 def _cuda_available() -> tuple[bool, str]:

@@ -29,6 +29,18 @@ class CompileError(GpuError):
     kernel_names: tuple[str, ...] = ()
 
 
+class KernelDoesNotCompile(CompileError):
+    """A launch of the stand-in that :func:`~course_lib.gpu.compile_kernel` returned for a
+    kernel that does not compile: ``your kernel `matmul` does not compile: line 7: ...``.
+    ``kernel``: its name; ``error``: the original :class:`CompileError`."""
+
+    def __init__(self, message: str, kernel: str = "", error: CompileError | None = None):
+        super().__init__(message)
+        self.kernel, self.error = kernel, error
+        if error is not None:
+            self.heading = error.heading
+
+
 class NotOnCpu(CompileError):
     """The CUDA C is fine, but uses something the CPU backends cannot run (named, with its line)."""
 

@@ -11,10 +11,19 @@ a kernel name is remembered, compiled or not (:func:`newer_failure`): a check
 handed a function that still launches an older, compiled ``matmul`` while the
 cell above now holds a ``matmul`` that does not compile says so instead of
 testing the old kernel.
+
+:func:`compile_kernel` is ``SourceModule(source).get_function(name)`` for a
+notebook's answer cell: a kernel that does not compile is reported there and
+the name is bound all the same, to an :class:`UncompiledKernel` whose launch
+(and so the check that calls the student's launcher) says that the kernel the
+cell defines now does not compile. A first compile error then never leaves the
+launcher undefined (a bare ``NameError`` in the check cell), and a later one
+never leaves an older, compiled kernel bound.
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +31,11 @@ import numpy as np
 
 from . import backends
 from .cuda_c import Kernel, Param, kernels
-from .errors import CompileError, LaunchError
+from .errors import CompileError, KernelDoesNotCompile, LaunchError, NotOnCpu
 from .memory import ArgumentHandler, DeviceAllocation
 
-__all__ = ["Function", "Launch", "SourceModule", "failing_kernels", "launches", "launches_since", "launch_count",
-           "newer_failure"]
+__all__ = ["Function", "Launch", "SourceModule", "UncompiledKernel", "compile_kernel", "failing_kernels",
+           "first_error", "launches", "launches_since", "launch_count", "newer_failure"]
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK = (1024, 1024, 64)
@@ -118,7 +127,9 @@ class SourceModule:
             self.kernels = kernels(source)
             self.native(backends.backend())       # compile now: errors show at once
         except CompileError as exc:
-            names = exc.kernel_names or tuple(getattr(self, "kernels", ()))
+            names = exc.kernel_names or tuple(getattr(self, "kernels", ())) or tuple(
+                re.findall(r"__global__[^;{()]*?\b(\w+)\s*\(",                 # clang could not read them
+                           re.sub(r"__launch_bounds__\s*\([^)]*\)", "", source)))
             _remember(self.serial, names, exc)
             raise
         _remember(self.serial, self.kernels, None)
@@ -234,3 +245,75 @@ class Function:
     def prepared_time(self, *args: Any, **kwargs: Any) -> float:
         """Seconds the kernel itself ran (as ``time_kernel=True``)."""
         return float(self(*args, time_kernel=True, **kwargs))
+
+
+def first_error(error: CompileError) -> str:
+    """The first of the errors in ``error``'s message, with the student's line
+    (``line 7: expected ';' ... `float sum = 0.0f```), and how many more there are;
+    a message that is not a list of errors, whole."""
+    lines = error.message.splitlines()
+    if len(lines) > 1 and lines[0].rstrip().endswith("does not compile:"):
+        errors = [line for line in lines[1:] if line.startswith("line ")]
+        more = len(errors) - 1
+        hidden = next((line for line in lines[1:] if line.startswith("(and ")), "")
+        if hidden:                                          # "(and 4 more errors)"
+            more += int("".join(ch for ch in hidden if ch.isdigit()) or 0)
+        if errors:
+            return errors[0] + (f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else "")
+    return error.message
+
+
+class UncompiledKernel:
+    """What :func:`compile_kernel` binds a kernel's name to while its source does not
+    compile: launching it raises :class:`~course_lib.gpu.errors.KernelDoesNotCompile`
+    (``your kernel `matmul` does not compile: line 7: ...``), which the checks report."""
+
+    def __init__(self, name: str, error: CompileError, summary: str = ""):
+        self.name, self.error = name, error
+        if not summary:
+            if isinstance(error, NotOnCpu):
+                summary = f"your kernel `{name}` cannot run on the CPU backends: " + error.message.replace("\n", " ")
+            else:
+                summary = f"your kernel `{name}` does not compile: {first_error(error)}"
+        self.summary = summary
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise KernelDoesNotCompile(f"{self.summary}\nFix the kernel, run its cell again, then this cell.", self.name,
+                                   self.error)
+
+    def prepared_time(self, *args: Any, **kwargs: Any) -> float:
+        return self(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.name!r} that does not compile: {self.summary.splitlines()[0]}>"
+
+
+def compile_kernel(source: str, name: str, **options: Any) -> "Function | UncompiledKernel":
+    """The kernel ``name`` of the CUDA C ``source``, compiled:
+    ``SourceModule(source, **options).get_function(name)``.
+
+    When the source does not compile (or has no kernel ``name``) the errors are
+    printed, with the student's lines, and an :class:`UncompiledKernel` comes back
+    instead of an exception: the cell goes on, so the name it assigns, and the
+    launcher defined after it, always belong to the kernel the cell holds now,
+    and a launch (or a check) says that it does not compile."""
+    import sys
+
+    summary = ""
+    try:
+        module = SourceModule(source, **options)
+    except CompileError as exc:
+        error = exc
+        if isinstance(source, str):
+            _remember(_modules, (name,), exc)       # even when clang could not read the kernel's name
+    else:
+        try:
+            return module.get_function(name)
+        except CompileError as exc:
+            error = exc
+            summary = (f"there is no kernel named `{name}` in its source (its kernels: {', '.join(module.kernels)}); "
+                       f"compile_kernel(source, name) needs the name after `__global__ void`")
+            _remember(module.serial, (name,), exc)
+    print(f"{error.heading}\n{error.message}\n(Until it compiles, launching `{name}`, or running the check that "
+          f"uses it, says so. Fix it and run this cell again.)", file=sys.stderr, flush=True)
+    return UncompiledKernel(name, error, summary)

@@ -89,6 +89,12 @@ def _compile_message(log: str, lines: Sequence[str]) -> str:
     return "\n".join(found[:5]) if found else log.strip()[-1500:]
 
 
+#: How the backends introduce themselves (``gpu.use()``, ``repr``): which backend, which mode, which device.
+FAST_LABEL = "CPU (fast mode): CUDA C translated to OpenCL, run by PoCL"
+CHECKED_LABEL = ("CPU (checked mode): CUDA C translated to OpenCL, run by the Oclgrind simulator, which checks every "
+                 "memory access (slow)")
+
+
 class OpenCLBackend:
     """One OpenCL platform, found by name, with a profiling queue."""
 
@@ -107,16 +113,22 @@ class OpenCLBackend:
         platforms = [p for p in found if platform.lower() in p.name.lower()]
         if not platforms and not checked and found:
             platforms = found       # no PoCL (not Linux x86-64): any OpenCL platform, e.g. Apple's
-            self.label = f"{label.split(':')[0]}: CUDA C as OpenCL on {found[0].name}"
+            self.label = label.replace("PoCL", found[0].name)
         if not platforms:
             have = ", ".join(p.name for p in found) or "none"
             raise GpuError(f"the {'checked' if checked else 'CPU'} backend needs the OpenCL platform {platform!r} "
                            f"(pip install {'oclgrind' if checked else 'pocl'}-binary-distribution, Linux x86-64); "
                            f"OpenCL platforms here: {have}.")
         self.device = platforms[0].get_devices()[0]
+        if not checked:                 # which processor: "pthread-Intel(R) Xeon(R) Processor, 16 cores"
+            cores = int(self.device.max_compute_units)
+            self.label += f" on {self.device.name.strip()}, {cores} core{'s' if cores != 1 else ''}"
         self.ctx = cl.Context([self.device])
         self.queue = cl.CommandQueue(self.ctx, properties=cl.command_queue_properties.PROFILING_ENABLE)
         self.max_threads = int(self.device.max_work_group_size)
+
+    def __repr__(self) -> str:
+        return f"course_lib.gpu backend {self.name!r}: {self.label}"
 
     # ------------------------------------------------------------------ build
     def build(self, opencl: str, lines: Sequence[str]) -> Any:
@@ -271,5 +283,5 @@ class _Fault(KernelFault):
 
 def make(name: str) -> OpenCLBackend:
     if name == "checked":
-        return OpenCLBackend("checked", "Oclgrind", "CPU, checked: CUDA C as OpenCL on the Oclgrind simulator", True)
-    return OpenCLBackend("cpu", "Portable Computing Language", "CPU: CUDA C as OpenCL on PoCL", False)
+        return OpenCLBackend("checked", "Oclgrind", CHECKED_LABEL, True)
+    return OpenCLBackend("cpu", "Portable Computing Language", FAST_LABEL, False)

@@ -201,7 +201,9 @@ class WorkerBackend:
     # ------------------------------------------------------------------ the backend API
     def compile(self, source: str) -> Translation:
         translation = translate(source)
-        self._ask("build", (translation.opencl, translation.lines), _BUILD_TIMEOUT_S)
+        what = "the Oclgrind simulator" if self.checked else "the CPU (PoCL)"
+        self._ask("build", (translation.opencl, translation.lines), _BUILD_TIMEOUT_S,
+                  f"course_lib.gpu: compiling your CUDA C for {what}, once (a large kernel takes a while)...")
         return translation
 
     def launch(self, program: Translation, kernel: Kernel, source: str, args: Sequence[Any],
