@@ -18,12 +18,14 @@ does not compile: line 7: ...".
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .. import gpu
-from ._harness import CheckFailure, call, guarded, passed
+from ._harness import CheckFailure, call, guarded
+from .partial import score, whole
 
 __all__ = ["check_doublify", "check_matmul"]
 
@@ -54,7 +56,7 @@ def _stale(method: str, launched: Sequence[gpu.Launch]) -> None:
 
 
 def _does_not_compile(method: str, summary: str) -> CheckFailure:
-    return CheckFailure(f"{method}: {summary}\nFix the kernel, run its cell again, then this check.")
+    return whole(CheckFailure(f"{method}: {summary}\nFix the kernel, run its cell again, then this check."))
 
 
 def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -80,12 +82,16 @@ def _student(method: str, where: str, fn: Callable[..., Any], *args: Any) -> Any
 # doublify
 # --------------------------------------------------------------------------
 @guarded("doublify")
-def check_doublify(doublify: Any, hard: bool = False) -> None:
+def check_doublify(doublify: Any, hard: bool = False, points: float | None = None) -> float | None:
     """``doublify(a)`` doubles a float32 array on the device, in place, for
-    lengths that are not multiples of the block size."""
+    lengths that are not multiples of the block size. With ``points``, each
+    length earns its share (:mod:`.partial`)."""
     sizes = [1, 100, 1000, 4096] + ([257, 5000] if hard else [])
-    with _backend(checked=True) as label:
-        for n in sizes:
+    with _backend(checked=True) as where:
+        pass
+
+    def case(n: int) -> None:
+        with _backend(checked=True) as label:
             a = (np.arange(n, dtype=np.float32) - n / 3).astype(np.float32)
             want = 2 * a
             got = _student("doublify", f"for a of length {n} on the {label}", doublify, a)
@@ -101,7 +107,9 @@ def check_doublify(doublify: Any, hard: bool = False) -> None:
                              "elements (grid = (n + block - 1) // block)?" if i > 0 else "")
                 raise CheckFailure(f"doublify: for a of length {n}, a[{i}] is {result[i]} but should be {want[i]} "
                                    f"({bad.size} wrong entries).{hint}")
-    passed("doublify", f"lengths {', '.join(map(str, sizes))} on the {label}")
+
+    parts = [(f"length {n}", functools.partial(case, n)) for n in sizes]
+    return score("doublify", parts, points, f"lengths {', '.join(map(str, sizes))} on the {where}")
 
 
 # --------------------------------------------------------------------------
@@ -176,26 +184,29 @@ def _check_config(launch: gpu.Launch | None, n: int, p: int, where: str) -> None
 
 
 @guarded("matmul")
-def check_matmul(matmul: Any, seed: int = 0, hard: bool = False) -> None:
+def check_matmul(matmul: Any, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``matmul(A, B)`` returns C = AB (float32, A n×m, B m×p) computed by the
     student's kernel, launched with 16×16×1 blocks and a grid from the sizes.
-    Small awkward sizes run in checked mode; larger ones on the fast backend."""
+    Small awkward sizes run in checked mode; larger ones on the fast backend.
+    With ``points``, each size earns its share (:mod:`.partial`)."""
     rng = np.random.default_rng(seed)
     small: Sequence[tuple[int, int, int]] = [(37, 53, 29), (16, 16, 16), (1, 7, 1), (20, 3, 45)]
     large: Sequence[tuple[int, int, int]] = [(256, 128, 200)]
-    if hard:
+    if hard:  # many blocks, no size a multiple of 16; small enough for the CPU within the call budget
         small = [*small, (17, 33, 15), (48, 1, 33)]
-        large = [*large, (513, 300, 257), (1024, 1024, 1024)]
-    for checked, sizes in ((True, small), (False, large)):
+        large = [*large, (513, 300, 257), (700, 129, 1000)]
+
+    def case(checked: bool, n: int, m: int, p: int, A: np.ndarray, B: np.ndarray) -> None:
         with _backend(checked) as label:
-            for n, m, p in sizes:
-                A, B = _matrices(rng, n, m, p)
-                where = f"for A {n}×{m} and B {m}×{p} on the {label}"
-                before = gpu.module.launch_count()
-                got = _student("matmul", where, matmul, A.copy(), B.copy())
-                new = gpu.module.launches_since(before)
-                launch = new[-1] if new else None
-                _check_config(launch, n, p, where)
-                _compare(A, B, got, where)
+            where = f"for A {n}×{m} and B {m}×{p} on the {label}"
+            before = gpu.module.launch_count()
+            got = _student("matmul", where, matmul, A.copy(), B.copy())
+            new = gpu.module.launches_since(before)
+            _check_config(new[-1] if new else None, n, p, where)
+            _compare(A, B, got, where)
+
+    parts = [(f"A {n}×{m}, B {m}×{p}", functools.partial(case, checked, n, m, p, *_matrices(rng, n, m, p)))
+             for checked, sizes in ((True, small), (False, large)) for n, m, p in sizes]
     sizes_text = ", ".join(f"{n}×{m}·{m}×{p}" for n, m, p in [*small, *large])
-    passed("matmul", f"{sizes_text}; block 16×16×1 and a grid from the sizes; no out-of-bounds access")
+    return score("matmul", parts, points, f"{sizes_text}; block 16×16×1 and a grid from the sizes; "
+                                          "no out-of-bounds access")

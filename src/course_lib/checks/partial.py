@@ -10,18 +10,39 @@ for each, and returns
     P × (sub-cases passed) / (sub-cases)
 
 rounded to 2 decimals, which the test cell ends with. When no sub-case passes it
-raises the first failure (the cell errors and scores 0, as before), and a part
-that is not implemented yet raises at once. nbgrader's ``validate`` still lists a
+raises the first failure (the cell errors and scores 0, as before); a part that
+is not implemented yet, or a failure marked ``whole`` (a kernel that does not
+compile: every case would say the same), raises at once. Without ``points`` a
+check stops at its first failure and prints one ``PASSED`` line (:func:`score`). nbgrader's ``validate`` still lists a
 cell below full points as failing.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
-from ._harness import CheckFailure, NotImplementedYet
+from ._harness import CheckFailure, NotImplementedYet, passed
+
+Part = tuple[str, Callable[[], None]]
 
 
-def earn(title: str, points: float, parts: Iterable[tuple[str, Callable[[], None]]]) -> float:
+def whole(failure: CheckFailure) -> CheckFailure:
+    """Mark ``failure`` as one that fails every sub-case alike (raised at once)."""
+    failure.whole = True
+    return failure
+
+
+def score(title: str, parts: Sequence[Part], points: float | None = None, detail: str = "") -> float | None:
+    """The check's verdict: without ``points``, every part in turn (the first failure raises) and one
+    ``PASSED`` line with ``detail``; with ``points``, :func:`earn`."""
+    if points is None:
+        for _, run in parts:
+            run()
+        passed(title, detail)
+        return None
+    return earn(title, points, parts)
+
+
+def earn(title: str, points: float, parts: Iterable[Part]) -> float:
     """Run each ``(label, run)`` of ``parts``; return the points they earn (see the module)."""
     failures: list[CheckFailure] = []
     total = 0
@@ -32,6 +53,8 @@ def earn(title: str, points: float, parts: Iterable[tuple[str, Callable[[], None
         except NotImplementedYet:
             raise
         except CheckFailure as failure:
+            if getattr(failure, "whole", False):
+                raise
             failures.append(failure)
             print(f"FAILED: {title}: {label}: {failure.message}")
     if total == 0:

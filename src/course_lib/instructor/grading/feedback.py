@@ -6,7 +6,7 @@ page is built from data instead, never from that notebook's code:
 
 - per autograded test cell: the visible check call (the *release* notebook's
   cell, which never held a hidden test), what the student's code got (the
-  checks' ``PASSED`` lines and the error's name and message, never a traceback
+  checks' ``PASSED`` (and partial credit's ``FAILED``) lines and the error's name and message, never a traceback
   nor anything else printed: student code can print the cells it ran), the
   points and the status;
 - per written answer: the student's own text, the points and the grader's
@@ -40,7 +40,9 @@ from .late import LatePolicy
 
 MAX_MESSAGE = 3000          # characters of one test cell's message
 REDACTED = PLACEHOLDER       # what a line quoting a hidden test becomes (one rule with nbgrader's feedback)
-PASSED = "PASSED: "         # how every check's success line starts (checks._harness.passed)
+#: how the checks' own lines start: success (checks._harness.passed), and a sub-case's failure or a part's
+#: score under partial credit (checks.partial.earn)
+CHECK_LINES = ("PASSED: ", "PARTLY PASSED: ", "FAILED: ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -68,7 +70,7 @@ class Secrets:
 
 def _text(output) -> str:
     if output.get("output_type") == "stream":  # only the checks' own lines, never what student code printed
-        return "\n".join(line for line in output.get("text", "").split("\n") if line.startswith(PASSED))
+        return "\n".join(line for line in output.get("text", "").split("\n") if line.startswith(CHECK_LINES))
     if output.get("output_type") == "error":
         ename, evalue = output.get("ename", ""), str(output.get("evalue", ""))
         if ename in (TIMEOUT, KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT):
