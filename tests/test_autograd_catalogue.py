@@ -34,6 +34,28 @@ def _binary(self, other, data, op, da, db):
     return out
 
 
+def _unary_assign(self, data, op, local):
+    """Like _unary, with '=' instead of '+=' in _backward."""
+    out = type(self)(data, (self,), op)
+
+    def _backward():
+        self.grad = local(self.data, out.data) * out.grad
+    out._backward = _backward
+    return out
+
+
+def _binary_assign(self, other, data, op, da, db):
+    """Like _binary, with '=' instead of '+=' in _backward."""
+    other = self.lift(other)
+    out = type(self)(data(self.data, other.data), (self, other), op)
+
+    def _backward():
+        self.grad = da(self.data, other.data) * out.grad
+        other.grad = db(self.data, other.data) * out.grad
+    out._backward = _backward
+    return out
+
+
 def _topo(root):
     order, seen = [], set()
 
@@ -139,6 +161,43 @@ def tanh_no_chain(self):
     return out
 
 
+# '=' instead of '+=' in each operator written directly (issue 21): only a reused operand shows it
+def pow_assign(self, n):
+    return _unary_assign(self, self.data ** n, f"**{n}", lambda x, y: n * x ** (n - 1))
+
+
+def rmul_assign(self, other):
+    return _binary_assign(self, other, lambda a, b: a * b, "*", lambda a, b: b, lambda a, b: a)
+
+
+def sub_assign(self, other):
+    return _binary_assign(self, other, lambda a, b: a - b, "-", lambda a, b: 1.0, lambda a, b: -1.0)
+
+
+def rsub_assign(self, other):  # other - self
+    return _binary_assign(self, other, lambda a, b: b - a, "-", lambda a, b: -1.0, lambda a, b: 1.0)
+
+
+def truediv_assign(self, other):
+    return _binary_assign(self, other, lambda a, b: a / b, "/", lambda a, b: 1 / b, lambda a, b: -a / b ** 2)
+
+
+def rtruediv_assign(self, other):  # other / self
+    return _binary_assign(self, other, lambda a, b: b / a, "/", lambda a, b: -b / a ** 2, lambda a, b: 1 / a)
+
+
+def relu_assign(self):
+    return _unary_assign(self, max(0.0, self.data), "ReLU", lambda x, y: float(x > 0))
+
+
+def sigmoid_assign(self):
+    return _unary_assign(self, 1 / (1 + math.exp(-self.data)), "sigmoid", lambda x, y: y * (1 - y))
+
+
+def tanh_assign(self):
+    return _unary_assign(self, math.tanh(self.data), "tanh", lambda x, y: 1 - y * y)
+
+
 def backward_bfs(self):  # breadth-first: not a topological order
     from collections import deque
     self.grad = 1.0
@@ -222,6 +281,18 @@ WRONG = {
     "backward never ends": ({"backward": backward_loops_forever}, A.check_backward, "Value.backward", "did not finish"),
     "mul not implemented": ({"__mul__": not_implemented}, A.check_mul, "Value.__mul__", "not implemented yet"),
     "backward not implemented": ({"backward": not_implemented}, A.check_backward, "Value.backward", "not implemented yet"),
+    # '=' instead of '+=' (issue 21): the hint names the slip
+    "pow '=' instead of '+='": ({"__pow__": pow_assign}, A.check_pow, "Value.__pow__", A._ACCUMULATE),
+    "rmul '=' instead of '+='": ({"__rmul__": rmul_assign}, A.check_mul, "Value.__rmul__", A._ACCUMULATE),
+    "sub '=' instead of '+='": ({"__sub__": sub_assign}, A.check_sub, "Value.__sub__", A._ACCUMULATE),
+    "rsub '=' instead of '+='": ({"__rsub__": rsub_assign}, A.check_sub, "Value.__rsub__", A._ACCUMULATE),
+    "truediv '=' instead of '+='": ({"__truediv__": truediv_assign}, A.check_truediv, "Value.__truediv__",
+                                    A._ACCUMULATE),
+    "rtruediv '=' instead of '+='": ({"__rtruediv__": rtruediv_assign}, A.check_truediv, "Value.__rtruediv__",
+                                     A._ACCUMULATE),
+    "relu '=' instead of '+='": ({"relu": relu_assign}, A.check_relu, "Value.relu", A._ACCUMULATE),
+    "sigmoid '=' instead of '+='": ({"sigmoid": sigmoid_assign}, A.check_sigmoid, "Value.sigmoid", A._ACCUMULATE),
+    "tanh '=' instead of '+='": ({"tanh": tanh_assign}, A.check_tanh, "Value.tanh", A._ACCUMULATE),
 }
 
 
@@ -369,3 +440,171 @@ def test_children_as_tuple_pass():
 
 def test_wrong_catalogue_is_large_enough():
     assert len(WRONG) >= 15 and len(RIGHT) >= 8
+
+
+# ---------------------------------------------------------------- '=' instead of '+=' (issue 21)
+def test_assign_is_caught_by_the_visible_cell_with_the_accumulate_hint():
+    """Issue 21: '=' instead of '+=' fails the visible call already (not only the hidden one),
+    and the message says to accumulate."""
+    for name, (methods, check, method_name, phrase) in WRONG.items():
+        if "'=' instead of '+='" not in name:
+            continue
+        with pytest.raises(CheckFailure) as info:
+            check(variant(**methods))
+        message = str(info.value)
+        assert method_name in message and "used twice" in message and "+=" in message, (name, message)
+
+
+# ---------------------------------------------------------------- a check fails only for its own method
+def mul_own_value(self, other):  # each operand gets its own value, not the other's
+    return _binary(self, other, lambda a, b: a * b, "*", lambda a, b: a, lambda a, b: b)
+
+
+@pytest.mark.parametrize("broken", [mul_no_chain, mul_assign, mul_returns_float, mul_own_value, not_implemented])
+def test_nonlinearities_and_pow_do_not_need_mul(broken, capsys):
+    """Issue 21: relu, sigmoid, tanh and pow (hidden cases too) are built from the given + and
+    unary - only, so a broken __mul__ does not cost their points."""
+    Value = variant(__mul__=broken)
+    for check in (A.check_pow, A.check_relu, A.check_sigmoid, A.check_tanh):
+        check(Value)
+        check(Value, seed=2026, hard=True)
+    assert capsys.readouterr().out.count("PASSED") == 8
+
+
+def test_relu_does_not_need_sub(capsys):
+    Value = variant(__sub__=not_implemented, __rsub__=not_implemented)
+    A.check_relu(Value)
+    A.check_relu(Value, seed=2026, hard=True)
+    assert capsys.readouterr().out.count("PASSED") == 2
+
+
+@pytest.mark.parametrize("methods, check, culprit, part", [
+    ({"__mul__": mul_own_value}, A.check_truediv, "Value.__mul__", "part b"),     # a / b = a * b ** -1
+    ({"__mul__": not_implemented}, A.check_truediv, "Value.__mul__", "part b"),
+    ({"__pow__": pow_no_factor}, A.check_truediv, "Value.__pow__", "part d"),
+    ({"sigmoid": sigmoid_via_tanh, "tanh": tanh_input_derivative}, A.check_sigmoid, "Value.tanh", "part h"),
+    ({"sigmoid": sigmoid_via_tanh, "__mul__": mul_own_value}, A.check_sigmoid, "Value.__mul__", "part b"),
+])
+def test_a_failure_caused_by_another_method_names_it(methods, check, culprit, part):
+    """Issue 21: when the student's method calls another one that fails its own check, the
+    message names that one (and its part), not the method under test."""
+    Value = variant(**methods)
+    before = dict(vars(Value))
+    with pytest.raises(CheckFailure) as info:
+        check(Value)
+    message = str(info.value)
+    assert f"your code calls {culprit}, which does not pass its own check ({part})" in message, message
+    assert dict(vars(Value)) == before  # the methods watched during the check are put back
+
+
+def test_a_method_written_directly_is_not_blamed_on_mul(capsys):
+    Value = variant(__mul__=mul_own_value, __truediv__=truediv_direct, __rtruediv__=rtruediv_direct)
+    A.check_truediv(Value)
+    A.check_truediv(Value, seed=2026, hard=True)
+    assert capsys.readouterr().out.count("PASSED") == 2
+
+
+# ---------------------------------------------------------------- a method that is not there
+def without(*names):
+    Value = fresh_value()
+    for name in names:
+        delattr(Value, name)
+    return Value
+
+
+@pytest.mark.parametrize("check", A._ALL, ids=lambda c: c.__name__)
+def test_missing_backward_is_named_with_its_part(check):
+    """Issue 21: without backward() every check says so and points to part (a), instead of
+    'the check could not use your object: AttributeError'."""
+    with pytest.raises(CheckFailure) as info:
+        check(without("backward"))
+    message = str(info.value)
+    assert "your Value has no backward() method. Part (a) asks you to write it" in message, message
+    assert "could not use your object" not in message and "AttributeError" not in message, message
+
+
+@pytest.mark.parametrize("name", [n for n in A._PARTS if n != "backward"])
+def test_missing_operator_is_named_with_its_part(name):
+    part = A._PARTS[name][0]
+    check = {"b": A.check_mul, "c": A.check_sub, "d": A.check_pow, "e": A.check_truediv,
+             "f": A.check_relu, "g": A.check_sigmoid, "h": A.check_tanh}[part]
+    with pytest.raises(CheckFailure) as info:
+        check(without(name))
+    message = str(info.value)
+    assert f"your Value has no {name} method" in message and f"Part ({part}) asks you to write it" in message, message
+    assert f"`Value.{name} = {name}`" in message, message
+
+
+def test_engine_problem_names_a_missing_backward():
+    message = A.engine_problem(without("backward"))
+    assert message.startswith("Value.backward: your Value has no backward() method. Part (a)"), message
+
+
+# ---------------------------------------------------------------- part (i): the rebuilt example
+def rebuild(Value, backward_in_build=False, step_runs=1, update_runs=1):
+    """Part (i) as a student runs it: the cell that builds L, then the step cell ``step_runs``
+    times (``L.backward()``, ``update_runs`` updates, ``L_new``)."""
+    from course_lib.problems import HAND_GRADIENTS as P
+
+    w1, w2, w3 = Value(P.w1), Value(P.w2), Value(P.w3)
+    s = w1 + w2
+    L = s * w3
+    if backward_in_build:
+        L.backward()
+    L_new = None
+    for _ in range(step_runs):
+        L.backward()
+        for _ in range(update_runs):
+            for w in (w1, w2, w3):
+                w.data -= P.eta * w.grad
+        L_new = (w1 + w2) * w3
+    return L, L_new, w1, w2, w3
+
+
+def test_rebuilt_example_passes_the_solution(capsys):
+    A.check_rebuilt_example(*rebuild(fresh_value()))
+    assert "PASSED: rebuilt example" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, runs", [({"step_runs": 2}, 2), ({"step_runs": 3}, 3),
+                                       ({"backward_in_build": True}, 2)])
+def test_rebuilt_example_names_gradients_that_added_up(how, runs):
+    """Issue 21: backward() run twice (the step cell run again, or backward() in both cells)
+    is reported as accumulation, with the cells to re-run; not as 'L built from other objects'."""
+    with pytest.raises(CheckFailure) as info:
+        A.check_rebuilt_example(*rebuild(fresh_value(), **how))
+    message = str(info.value)
+    assert f"L.backward() ran {runs} times on this same L" in message, message
+    assert "re-run the cell that builds w1, w2, w3, s and L" in message and "step cell once" in message, message
+    assert "same Value objects" not in message, message
+
+
+def test_rebuilt_example_names_a_step_applied_twice():
+    with pytest.raises(CheckFailure, match="the step was applied 2 times"):
+        A.check_rebuilt_example(*rebuild(fresh_value(), update_runs=2))
+
+
+def test_rebuilt_example_blames_the_engine_when_it_is_wrong():
+    with pytest.raises(CheckFailure) as info:
+        A.check_rebuilt_example(*rebuild(variant(__mul__=mul_own_value)))
+    message = str(info.value)
+    assert "Your Value itself is at fault" in message and "Value.__mul__" in message, message
+    with pytest.raises(CheckFailure) as info:
+        A.check_rebuilt_example(*rebuild(variant(backward=backward_no_seed)))
+    message = str(info.value)
+    assert "Your Value itself is at fault" in message and "seed" in message, message
+
+
+def test_rebuilt_example_names_a_missing_backward():
+    Value = without("backward")
+    with pytest.raises(CheckFailure) as info:
+        A.check_rebuilt_example(Value(6.0), None, Value(2.0), Value(-0.5), Value(4.0))
+    assert "your Value has no backward() method" in str(info.value) and "Part (a)" in str(info.value)
+
+
+def test_rebuilt_example_other_objects():
+    """Gradients that fit no accumulation keep the 'other objects' message."""
+    L, L_new, w1, w2, w3 = rebuild(fresh_value())
+    w1.grad = 1.0
+    with pytest.raises(CheckFailure, match="from these same Value objects"):
+        A.check_rebuilt_example(L, L_new, w1, w2, w3)

@@ -423,6 +423,19 @@ def test_broken_engine_is_reported_first(check):
     assert "notebook 02" in message and "Value.__mul__" in message, message
 
 
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_engine_without_backward_is_named(check):
+    """Issue 21: a Value from notebook 02 without backward() gets a message that says so and
+    names part (a), not 'the check could not use your object: AttributeError'."""
+    Value = fresh_value()
+    del Value.backward
+    with pytest.raises(CheckFailure) as info:
+        CHECKS[check](reference(Value))
+    message = str(info.value)
+    assert "notebook 02" in message and "your Value has no backward() method. Part (a)" in message, message
+    assert "could not use your object" not in message and "AttributeError" not in message, message
+
+
 def test_wrong_argument_types():
     V = fresh_value()
     with pytest.raises(CheckFailure, match="class Value itself"):

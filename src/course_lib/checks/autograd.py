@@ -7,13 +7,21 @@ float64 (the oracle). Only the public surface is used: ``Value(x)``,
 ``backward``, so any correct implementation passes.
 
 Every case names its method, the expression, the inputs and the local
-derivative; a table of usual mistakes turns a wrong number into a hint.
+derivative; a table of usual mistakes turns a wrong number into a hint. Each
+operator has a case that uses an input twice, so an ``=`` instead of ``+=`` in
+``_backward`` is caught by the visible call. Besides the method under test,
+cases use only the given ``+`` and unary ``-``; a method that is not there is
+named with the part that asks for it, and when the student's method calls
+another one of theirs (``/`` through ``*`` and ``**``) that fails its own
+check, the message names that one.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import math
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -21,7 +29,7 @@ import numpy as np
 import torch
 
 from ..problems import HAND_GRADIENTS
-from ._harness import CheckFailure, as_number, call, close, fmt, guarded, passed
+from ._harness import CheckFailure, NotImplementedYet, as_number, call, close, fmt, guarded, passed
 
 __all__ = [
     "check_backward",
@@ -186,13 +194,125 @@ def _with_upstream(case: Case, k: float = 3) -> Case:
     )
 
 
-def _run_cases(Value: type, title: str, cases: Sequence[Case], needs_backward: bool = True) -> None:
+# --------------------------------------------------------------------------
+# The methods the student writes: which part asks for each, and whether it is there
+# --------------------------------------------------------------------------
+#: method -> (part of the notebook, an expression that calls it)
+_PARTS: dict[str, tuple[str, str]] = {
+    "backward": ("a", "z.backward()"),
+    "__mul__": ("b", "a * b"),
+    "__rmul__": ("b", "2.0 * a"),
+    "__sub__": ("c", "a - b"),
+    "__rsub__": ("c", "2.0 - a"),
+    "__pow__": ("d", "a ** 2"),
+    "__truediv__": ("e", "a / b"),
+    "__rtruediv__": ("e", "2.0 / b"),
+    "relu": ("f", "a.relu()"),
+    "sigmoid": ("g", "a.sigmoid()"),
+    "tanh": ("h", "a.tanh()"),
+}
+
+
+def _missing_message(title: str, name: str) -> str:
+    part, usage = _PARTS[name]
+    if name == "backward":
+        return (f"{title}: your Value has no backward() method. Part (a) asks you to write it, and every "
+                f"check computes the gradients with backward(). Write it in the cell of part (a), run that "
+                f"cell (it ends with `Value.backward = backward`), then run this check again.")
+    return (f"{title}: your Value has no {name} method ({usage} calls it). Part ({part}) asks you to write "
+            f"it: write it in the cell of part ({part}), run that cell (it ends with "
+            f"`Value.{name} = {name}`), then run this check again.")
+
+
+def _require_methods(Value: type, title: str, names: Sequence[str]) -> None:
+    """A :class:`CheckFailure` naming the first of ``names`` that ``Value`` does not define."""
+    for name in names:
+        if not callable(getattr(Value, name, None)):
+            raise CheckFailure(_missing_message(title, name))
+
+
+# --------------------------------------------------------------------------
+# When a case fails: is it another method that the student's code calls?
+# --------------------------------------------------------------------------
+_ABSENT = object()  # a method that the class itself does not define (it inherits it)
+
+
+def _methods_used(Value: type, case: Case, exclude: Sequence[str]) -> list[str]:
+    """The methods of ``_PARTS`` (but not ``exclude``) that building ``case``
+    with the student's ``Value`` calls, in the order of ``_PARTS``. Each is
+    wrapped for the time of one forward pass and put back afterwards."""
+    used: set[str] = set()
+    saved: dict[str, Any] = {}
+    try:
+        for name in _PARTS:
+            if name == "backward" or name in exclude:
+                continue
+            raw = inspect.getattr_static(Value, name, None)
+            if not isinstance(raw, types.FunctionType):
+                continue
+
+            def spy(*args: Any, _fn: Any = raw, _name: str = name, **kwargs: Any) -> Any:
+                used.add(_name)
+                return _fn(*args, **kwargs)
+
+            try:
+                saved[name] = Value.__dict__.get(name, _ABSENT)
+                setattr(Value, name, spy)
+            except Exception:  # noqa: BLE001 - a class that refuses new attributes: no spying
+                saved.pop(name, None)
+        if saved:
+            with contextlib.redirect_stdout(io.StringIO()):
+                xs = {k: call(case.method, "", Value, v) for k, v in case.inputs.items()}
+                call(case.method, "", case.build, _ValueOps, **xs)
+    except CheckFailure:
+        pass
+    finally:
+        for name, raw in saved.items():
+            if raw is _ABSENT:
+                delattr(Value, name)
+            else:
+                setattr(Value, name, raw)
+    return [name for name in _PARTS if name in used]
+
+
+def _method_problem(Value: type, name: str) -> CheckFailure | None:
+    """The failure of the visible cases of the check of ``name``, or None if they pass."""
+    title, cases_for, names = _CHECKS_OF[name]
+    try:
+        _require_methods(Value, title, names)
+        for case in cases_for(0, False):
+            _check_case(Value, case)
+    except CheckFailure as failure:
+        return failure
+    return None
+
+
+def _blame_helpers(Value: type, title: str, case: Case, own: Sequence[str], failure: CheckFailure) -> CheckFailure:
+    """``failure``, or a failure that names the other method at fault when the
+    student's code for ``case`` calls one that does not pass its own check."""
+    for name in _methods_used(Value, case, own):
+        problem = _method_problem(Value, name)
+        if problem is not None:
+            part = _PARTS[name][0]
+            cls = NotImplementedYet if isinstance(problem, NotImplementedYet) else CheckFailure
+            return cls(
+                f"{title}: {case.where()}, your code calls Value.{name}, which does not pass its own "
+                f"check (part {part}) yet, so this check cannot pass either. Fix {name} first:\n  "
+                f"{problem.message}"
+            )
+    return failure
+
+
+def _run_cases(Value: type, title: str, cases: Sequence[Case], own: Sequence[str] = ()) -> None:
     if not isinstance(Value, type):
         raise CheckFailure(f"{title}: expected the class Value itself, got a {type(Value).__name__}.")
-    if needs_backward:
-        _require_backward(Value, title)
+    _require_methods(Value, title, ["backward", *own])
+    _require_backward(Value, title)
     for case in cases:
-        _check_case(Value, case, upstream=3.0 if case.note == "upstream gradient 3" else None)
+        try:
+            _check_case(Value, case, upstream=3.0 if case.note == "upstream gradient 3" else None)
+        except CheckFailure as failure:
+            raise _blame_helpers(Value, title, case, own, failure) from None
     passed(title, f"{len(cases)} expressions, values and gradients match PyTorch autograd")
 
 
@@ -288,6 +408,7 @@ def _seed_and_leaf(Value: type) -> None:
 def _backward_problem(Value: type) -> str | None:
     """The message of the backward check on its visible cases, or None if it passes."""
     try:
+        _require_methods(Value, "Value.backward", ["backward"])
         _seed_and_leaf(Value)
         for case in _backward_cases(0, hard=False):
             _check_case(Value, case)
@@ -311,6 +432,7 @@ def check_backward(Value: type, seed: int = 0, hard: bool = False) -> None:
     and accumulates; tested on graphs built from the given ``+`` and ``-x``."""
     if not isinstance(Value, type):
         raise CheckFailure(f"Value.backward: expected the class Value itself, got a {type(Value).__name__}.")
+    _require_methods(Value, "Value.backward", ["backward"])
     _seed_and_leaf(Value)
     cases = _backward_cases(seed, hard)
     for case in cases:
@@ -343,6 +465,9 @@ def _mul_cases(seed: int, hard: bool) -> list[Case]:
         Case("Value.__mul__", "c = (a * b) * a", lambda ops, a, b: (a * b) * a, {"a": a, "b": b},
              {"a": "dc/da = 2ab", "b": "dc/db = a^2"}),
         Case("Value.__mul__", "c = a * 0.0", lambda ops, a: a * 0.0, {"a": a}, {"a": "dc/da = 0"}),
+        # after every case of __mul__: an __rmul__ that calls __mul__ shows __mul__'s slips there first
+        Case("Value.__rmul__", "c = 2.0 * a + a", lambda ops, a: 2.0 * a + a, {"a": a},
+             {"a": "dc/da = 2 + 1, a is used twice"}, [Mistake(_ACCUMULATE, lambda a: {"a": 2.0})]),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
@@ -370,7 +495,8 @@ def _sub_cases(seed: int, hard: bool) -> list[Case]:
     cases = [
         Case("Value.__sub__", "c = a - b", lambda ops, a, b: a - b, {"a": a, "b": b},
              {"a": "dc/da = 1", "b": "dc/db = -1"}, [sign]),
-        Case("Value.__sub__", "c = a - a", lambda ops, a: a - a, {"a": a}, {"a": "dc/da = 1 - 1 = 0"}),
+        Case("Value.__sub__", "c = a - a", lambda ops, a: a - a, {"a": a}, {"a": "dc/da = 1 - 1 = 0, a is used twice"},
+             [Mistake(_ACCUMULATE, lambda a: {"a": -1.0}), Mistake(_ACCUMULATE, lambda a: {"a": 1.0})]),
         Case("Value.__sub__", "c = a - 2.0", lambda ops, a: a - 2.0, {"a": a}, {"a": "dc/da = 1"},
              note="a plain float on the right"),
         Case("Value.__rsub__", "c = 2.0 - a", lambda ops, a: 2.0 - a, {"a": a}, {"a": "dc/da = -1"},
@@ -378,6 +504,8 @@ def _sub_cases(seed: int, hard: bool) -> list[Case]:
                       lambda a: {"a": 1.0})], note="a plain float on the left"),
         Case("Value.__sub__", "c = (a - b) - b", lambda ops, a, b: (a - b) - b, {"a": a, "b": b},
              {"a": "dc/da = 1", "b": "dc/db = -2"}),
+        Case("Value.__rsub__", "c = (2.0 - a) + a", lambda ops, a: (2.0 - a) + a, {"a": a},
+             {"a": "dc/da = -1 + 1 = 0, a is used twice"}, [Mistake(_ACCUMULATE, lambda a: {"a": -1.0})]),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
@@ -406,14 +534,19 @@ def _pow_cases(seed: int, hard: bool) -> list[Case]:
         Case("Value.__pow__", "c = a ** 0", lambda ops, a: a ** 0, {"a": a}, {"a": "dc/da = 0"}),
         Case("Value.__pow__", "c = a ** 1", lambda ops, a: a ** 1, {"a": neg}, {"a": "dc/da = 1"}),
         Case("Value.__pow__", "c = (a ** 2) ** 3", lambda ops, a: (a ** 2) ** 3, {"a": a}, {"a": "dc/da = 6a^5"}),
+        Case("Value.__pow__", "c = a ** 2 + a", lambda ops, a: a ** 2 + a, {"a": a},
+             {"a": "dc/da = 2a + 1, a is used twice"}, [Mistake(_ACCUMULATE, lambda a: {"a": 2 * a})]),
+        Case("Value.__pow__", "c = a ** 3 + a", lambda ops, a: a ** 3 + a, {"a": neg},
+             {"a": "dc/da = 3a^2 + 1, a is used twice"}, [Mistake(_ACCUMULATE, lambda a: {"a": 3 * a * a})],
+             note="a negative base"),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
         b = _u(rng, 0.5, 2)
         cases += [
             Case("Value.__pow__", "c = a ** 2.5", lambda ops, a: a ** 2.5, {"a": b}, {"a": "dc/da = 2.5 a^1.5"}),
-            Case("Value.__pow__", "c = a ** -2 * a ** 3", lambda ops, a: a ** -2 * a ** 3, {"a": b},
-                 {"a": "dc/da = 1"}),
+            Case("Value.__pow__", "c = a ** -2 + a ** 3", lambda ops, a: a ** -2 + a ** 3, {"a": b},
+                 {"a": "dc/da = -2a^(-3) + 3a^2"}),
         ]
     return cases
 
@@ -431,7 +564,10 @@ def _truediv_cases(seed: int, hard: bool) -> list[Case]:
                       lambda b: {"b": 0.5})], note="a plain float on the left"),
         Case("Value.__rtruediv__", "c = 1 / b", lambda ops, b: 1 / b, {"b": b}, {"b": "dc/db = -1/b^2"},
              note="a plain int on the left"),
-        Case("Value.__truediv__", "c = b / b", lambda ops, b: b / b, {"b": b}, {"b": "dc/db = 0"}),
+        Case("Value.__truediv__", "c = b / b", lambda ops, b: b / b, {"b": b}, {"b": "dc/db = 1/b - b/b^2 = 0, b is used twice"},
+             [Mistake(_ACCUMULATE, lambda b: {"b": -1 / b}), Mistake(_ACCUMULATE, lambda b: {"b": 1 / b})]),
+        Case("Value.__rtruediv__", "c = 2.0 / b + b", lambda ops, b: 2.0 / b + b, {"b": b},
+             {"b": "dc/db = -2/b^2 + 1, b is used twice"}, [Mistake(_ACCUMULATE, lambda b: {"b": -2 / b ** 2})]),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
@@ -449,6 +585,18 @@ def _sigmoid(x: float) -> float:
     return 0.5 * (1.0 + math.tanh(0.5 * x))
 
 
+def _twice_plus_input(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``c = y + y + a`` with ``y = f(a)``: y's upstream gradient is 2, and ``a``
+    is used twice (by f and by +), so an ``=`` in f's _backward overwrites the
+    1 that + already sent to a. Only the given + is used besides f."""
+
+    def build(ops, a):
+        y = f(ops, a)
+        return y + y + a
+
+    return build
+
+
 def _relu_cases(seed: int, hard: bool) -> list[Case]:
     rng = _rng(seed + 4)
     pos, neg = _u(rng, 0.3, 3), _u(rng, -3, -0.3)
@@ -461,15 +609,17 @@ def _relu_cases(seed: int, hard: bool) -> list[Case]:
         Case("Value.relu", "c = a.relu()", lambda ops, a: ops.relu(a), {"a": 0.0},
              {"a": "either 0 or 1 is accepted at the kink"}, note="input exactly 0",
              either={"a": (0.0, 1.0)}),
-        Case("Value.relu", "c = r + r, r = a.relu()", lambda ops, a: ops.relu(a) + ops.relu(a), {"a": pos},
-             {"a": "dc/da = 2 for a > 0"}),
-        Case("Value.relu", "c = (a * b).relu()", lambda ops, a, b: ops.relu(a * b), {"a": pos, "b": neg},
-             {"a": "dc/da = 0: a * b < 0", "b": "dc/db = 0"}, [Mistake(leak.hint, lambda a, b: {"a": b, "b": a})]),
+        Case("Value.relu", "c = a.relu() + a.relu()", lambda ops, a: ops.relu(a) + ops.relu(a), {"a": pos},
+             {"a": "dc/da = 1 + 1 for a > 0, a is used twice"}, [Mistake(_ACCUMULATE, lambda a: {"a": 1.0})]),
+        Case("Value.relu", "c = (a + b).relu()", lambda ops, a, b: ops.relu(a + b),
+             {"a": pos, "b": round(neg - pos, 3)},
+             {"a": "dc/da = 0: a + b < 0", "b": "dc/db = 0"}, [Mistake(leak.hint, lambda a, b: {"a": 1.0, "b": 1.0})],
+             note="a negative input made by +"),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
-        cases.append(Case("Value.relu", "c = (a - 100.0).relu() + (-a).relu()",
-                          lambda ops, a: ops.relu(a - 100.0) + ops.relu(-a), {"a": pos},
+        cases.append(Case("Value.relu", "c = (a + -100.0).relu() + (-a).relu()",
+                          lambda ops, a: ops.relu(a + -100.0) + ops.relu(-a), {"a": pos},
                           {"a": "dc/da = 0: both inputs are negative"}))
     return cases
 
@@ -491,13 +641,16 @@ def _sigmoid_cases(seed: int, hard: bool) -> list[Case]:
              {"a": "dc/da = c(1 - c), tiny"}, [with_input], note="a large negative input"),
         Case("Value.sigmoid", "c = a.sigmoid()", lambda ops, a: ops.sigmoid(a), {"a": 30.0},
              {"a": "dc/da = c(1 - c), tiny"}, [with_input], note="a large positive input"),
-        Case("Value.sigmoid", "c = s * s, s = a.sigmoid()", lambda ops, a: ops.sigmoid(a) * ops.sigmoid(a),
-             {"a": xs[0]}, {"a": "dc/da = 2 s^2 (1 - s)"}),
+        Case("Value.sigmoid", "c = s + s + a, s = a.sigmoid()", _twice_plus_input(lambda ops, a: ops.sigmoid(a)),
+             {"a": xs[0]}, {"a": "dc/da = 2 s(1 - s) + 1: s.grad is 2 and a is used twice"},
+             [Mistake(_ACCUMULATE, lambda a: {"a": 2 * _sigmoid(a) * (1 - _sigmoid(a))}),
+              Mistake("The chain rule factor out.grad is missing: multiply the local derivative "
+                      "by out.grad in _backward.", lambda a: {"a": _sigmoid(a) * (1 - _sigmoid(a)) + 1})]),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
-        cases.append(Case("Value.sigmoid", "c = (a * b).sigmoid()", lambda ops, a, b: ops.sigmoid(a * b),
-                          {"a": _u(rng, -3, 3), "b": _u(rng, -3, 3)}, {"a": "dc/da = c(1 - c) b", "b": "dc/db = c(1 - c) a"}))
+        cases.append(Case("Value.sigmoid", "c = (a + -b).sigmoid()", lambda ops, a, b: ops.sigmoid(a + -b),
+                          {"a": _u(rng, -3, 3), "b": _u(rng, -3, 3)}, {"a": "dc/da = c(1 - c)", "b": "dc/db = -c(1 - c)"}))
         cases.append(Case("Value.sigmoid", "c = a.sigmoid()", lambda ops, a: ops.sigmoid(a), {"a": -60.0},
                           {"a": "dc/da = c(1 - c)"}, note="a very negative input"))
     return cases
@@ -516,8 +669,11 @@ def _tanh_cases(seed: int, hard: bool) -> list[Case]:
         Case("Value.tanh", "c = a.tanh()", lambda ops, a: ops.tanh(a), {"a": 0.0}, {"a": "dc/da = 1"}, note="input 0"),
         Case("Value.tanh", "c = a.tanh()", lambda ops, a: ops.tanh(a), {"a": 20.0}, {"a": "dc/da = 1 - c^2, tiny"},
              [with_input], note="a large input"),
-        Case("Value.tanh", "c = t * a, t = a.tanh()", lambda ops, a: ops.tanh(a) * a, {"a": xs[0]},
-             {"a": "dc/da = t + a(1 - t^2)"}),
+        Case("Value.tanh", "c = t + t + a, t = a.tanh()", _twice_plus_input(lambda ops, a: ops.tanh(a)), {"a": xs[0]},
+             {"a": "dc/da = 2(1 - t^2) + 1: t.grad is 2 and a is used twice"},
+             [Mistake(_ACCUMULATE, lambda a: {"a": 2 * (1 - math.tanh(a) ** 2)}),
+              Mistake("The chain rule factor out.grad is missing: multiply the local derivative "
+                      "by out.grad in _backward.", lambda a: {"a": (1 - math.tanh(a) ** 2) + 1})]),
     ]
     cases.insert(1, _with_upstream(cases[0]))
     if hard:
@@ -528,23 +684,29 @@ def _tanh_cases(seed: int, hard: bool) -> list[Case]:
     return cases
 
 
-def _make_check(title: str, cases_for: Callable[[int, bool], list[Case]], part: str):
+#: method -> (title of its check, its cases, the methods that check is about)
+_CHECKS_OF: dict[str, tuple[str, Callable[[int, bool], list[Case]], tuple[str, ...]]] = {}
+
+
+def _make_check(title: str, cases_for: Callable[[int, bool], list[Case]], part: str, own: tuple[str, ...]):
     @guarded(title)
     def check(Value: type, seed: int = 0, hard: bool = False) -> None:
-        _run_cases(Value, title, cases_for(seed, hard))
+        _run_cases(Value, title, cases_for(seed, hard), own)
 
     check.__name__ = "check_" + title.split(".")[-1].strip("_")
     check.__doc__ = f"Part ({part}): ``{title}``: values and gradients against PyTorch autograd."
+    for name in own:
+        _CHECKS_OF[name] = (title, cases_for, own)
     return check
 
 
-check_mul = _make_check("Value.__mul__ / __rmul__", _mul_cases, "b")
-check_sub = _make_check("Value.__sub__ / __rsub__", _sub_cases, "c")
-check_pow = _make_check("Value.__pow__", _pow_cases, "d")
-check_truediv = _make_check("Value.__truediv__ / __rtruediv__", _truediv_cases, "e")
-check_relu = _make_check("Value.relu", _relu_cases, "f")
-check_sigmoid = _make_check("Value.sigmoid", _sigmoid_cases, "g")
-check_tanh = _make_check("Value.tanh", _tanh_cases, "h")
+check_mul = _make_check("Value.__mul__ / __rmul__", _mul_cases, "b", ("__mul__", "__rmul__"))
+check_sub = _make_check("Value.__sub__ / __rsub__", _sub_cases, "c", ("__sub__", "__rsub__"))
+check_pow = _make_check("Value.__pow__", _pow_cases, "d", ("__pow__",))
+check_truediv = _make_check("Value.__truediv__ / __rtruediv__", _truediv_cases, "e", ("__truediv__", "__rtruediv__"))
+check_relu = _make_check("Value.relu", _relu_cases, "f", ("relu",))
+check_sigmoid = _make_check("Value.sigmoid", _sigmoid_cases, "g", ("sigmoid",))
+check_tanh = _make_check("Value.tanh", _tanh_cases, "h", ("tanh",))
 
 _ALL = [check_backward, check_mul, check_sub, check_pow, check_truediv, check_relu, check_sigmoid, check_tanh]
 
@@ -570,15 +732,81 @@ def engine_problem(Value: type) -> str | None:
 # --------------------------------------------------------------------------
 # (i) problem 1 rebuilt with Value
 # --------------------------------------------------------------------------
-@guarded("rebuilt example")
+_REBUILD_TITLE = "rebuilt example"
+
+#: What to run again after the gradients of part (i) have added up.
+_START_OVER = ("re-run the cell that builds w1, w2, w3, s and L (it makes fresh Values whose .grad is 0), "
+               "then the step cell once (the cell that calls L.backward() and sets L_new), then this check")
+
+
+def _integer_multiple(got: float, want: float) -> int | None:
+    """k when ``got`` is k times ``want`` for an integer k >= 2, else None."""
+    if close(want, 0.0):
+        return None
+    k = round(got / want)
+    return k if k >= 2 and close(got, k * want) else None
+
+
+def _fresh_rebuild_problem(Value: type, want: Sequence[float]) -> str | None:
+    """None when one backward() on a fresh L = (w1 + w2) * w3 made with the
+    student's class gives the right gradients; else what is wrong with the engine."""
+    p, title = HAND_GRADIENTS, _REBUILD_TITLE
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            v = [call(title, f"Value({fmt(x)})", Value, x) for x in (p.w1, p.w2, p.w3)]
+            fresh = call(title, "computing L = (w1 + w2) * w3", lambda: (v[0] + v[1]) * v[2])
+            call(title, "calling backward() on a fresh L", fresh.backward)
+            got = [as_number(title, f"w{i + 1}.grad", x.grad) for i, x in enumerate(v)]
+        if all(close(g, w) for g, w in zip(got, want)):
+            return None
+        seen = (f"one backward() on a fresh L = (w1 + w2) * w3 built with your Value gives "
+                f"w1.grad, w2.grad, w3.grad = {', '.join(fmt(g) for g in got)}")
+    except CheckFailure as failure:
+        seen = f"a fresh L = (w1 + w2) * w3 built with your Value fails: {failure.message}"
+    problem = _backward_problem(Value)
+    if problem is None:
+        failure = _method_problem(Value, "__mul__")
+        problem = failure.message if failure is not None else None
+    if problem is not None:
+        return (f"Your Value itself is at fault ({seen}); L uses + (given), * (part b) and backward() "
+                f"(part a). Fix parts (a)-(b) first:\n  {problem}")
+    return (f"Your Value itself is at fault: {seen}, not {', '.join(fmt(w) for w in want)}. "
+            f"L uses only +, * and backward(): check that their _backward functions and backward() are "
+            f"as in parts (a)-(b).")
+
+
+def _gradient_problem(names: Sequence[str], grads: Sequence[float], want: Sequence[float], i: int,
+                      Value: type) -> str:
+    """Why gradient ``i`` of part (i) is wrong (it is neither right nor 0)."""
+    base = f"{_REBUILD_TITLE}: {names[i]}.grad is {fmt(grads[i])} but dL/d{names[i]} is {fmt(want[i])}."
+    engine = _fresh_rebuild_problem(Value, want)
+    if engine is not None:
+        return f"{base} {engine}"
+    multiples = {n: k for n, g, w in zip(names, grads, want) if (k := _integer_multiple(g, w))}
+    if multiples:
+        runs = multiples.get("w3")  # dL/dw3 = s.data, which no step changes: w3.grad = (runs) * s
+        ran = (f"L.backward() ran {runs} times on this same L" if runs else
+               "backward() ran more than once on Values built from w1, w2, w3")
+        shown = ", ".join(f"{n}.grad = {fmt(g)} is {multiples[n]} x {fmt(w)}"
+                          for n, g, w in zip(names, grads, want) if n in multiples)
+        return (f"{base} The gradients have added up ({shown}): {ran} "
+                f"without the gradients being set back to 0 in between, and each run adds (+=) to every "
+                f".grad. Call L.backward() exactly once, in the step cell (the one that sets L_new), and not "
+                f"also in the cell that builds L. To start over, {_START_OVER}.")
+    return f"{base} Is L built as (w1 + w2) * w3 from these same Value objects?"
+
+
+@guarded(_REBUILD_TITLE)
 def check_rebuilt_example(L: Any, L_new: Any, w1: Any, w2: Any, w3: Any) -> None:
     """Part (i): ``L = (w1 + w2) * w3`` built from Values, ``L.backward()``, one
     step with eta, then ``L_new``: gradients, updated data and L_new against torch."""
     p = HAND_GRADIENTS
-    title = "rebuilt example"
+    title = _REBUILD_TITLE
     w = torch.tensor([p.w1, p.w2, p.w3], dtype=torch.float64, requires_grad=True)
     loss = (w[0] + w[1]) * w[2]
     loss.backward()
+    want = w.grad.tolist()
+    start = (p.w1, p.w2, p.w3)
     new = (w.detach() - p.eta * w.grad).tolist()
     names = ("w1", "w2", "w3")
     objs = (w1, w2, w3)
@@ -587,24 +815,37 @@ def check_rebuilt_example(L: Any, L_new: Any, w1: Any, w2: Any, w3: Any) -> None
             raise CheckFailure(f"{title}: {name} should be a Value (with .data and .grad), got a {type(obj).__name__}.")
     if not hasattr(L, "data"):
         raise CheckFailure(f"{title}: L should be the Value of (w1 + w2) * w3, got a {type(L).__name__}.")
+    if not callable(getattr(L, "backward", None)):
+        raise CheckFailure(
+            f"{title}: your Value has no backward() method, so L.backward() cannot compute the gradients. "
+            f"Part (a) asks you to write it: run its cell (it ends with `Value.backward = backward`), then "
+            f"the cell that builds w1, w2, w3, s and L, the step cell, and this check.")
     got_L = as_number(title, "L.data", L.data)
     if not close(got_L, loss.item()):
         raise CheckFailure(f"{title}: L.data is {fmt(got_L)} but L = (w1 + w2) * w3 at w1={p.w1}, "
                            f"w2={p.w2}, w3={p.w3} is {fmt(loss.item())}. Build L from the starting values.")
+    grads = [as_number(title, f"{name}.grad", obj.grad) for name, obj in zip(names, objs)]
+    for i, name in enumerate(names):
+        if close(grads[i], 0.0):
+            engine = _fresh_rebuild_problem(type(w1), want)
+            raise CheckFailure(f"{title}: {name}.grad is 0.0 but dL/d{name} is {fmt(want[i])}. " + (
+                engine or "Call L.backward() once, at the start of the step cell, before the update step."))
+        if not close(grads[i], want[i]):
+            raise CheckFailure(_gradient_problem(names, grads, want, i, type(w1)))
     for i, (name, obj) in enumerate(zip(names, objs)):
-        g = as_number(title, f"{name}.grad", obj.grad)
-        if close(g, 0.0):
-            raise CheckFailure(f"{title}: {name}.grad is 0.0: call L.backward() before the update step.")
-        if not close(g, float(w.grad[i])):
-            raise CheckFailure(f"{title}: {name}.grad is {fmt(g)} but dL/d{name} is {fmt(float(w.grad[i]))}. "
-                               f"Is L built as (w1 + w2) * w3 from these same Value objects?")
         d = as_number(title, f"{name}.data", obj.data)
-        if close(d, (p.w1, p.w2, p.w3)[i]):
+        if close(d, start[i]):
             raise CheckFailure(f"{title}: {name}.data is still {fmt(d)}: apply the step "
                                f"{name}.data -= eta * {name}.grad.")
         if not close(d, new[i]):
+            steps = _integer_multiple(start[i] - d, start[i] - new[i])
+            if steps:
+                raise CheckFailure(
+                    f"{title}: after the step {name}.data is {fmt(d)} but should be {fmt(new[i])} "
+                    f"(= {fmt(start[i])} - {p.eta} * {fmt(want[i])}): the step was applied {steps} times. "
+                    f"Apply it once; to start over, {_START_OVER}.")
             raise CheckFailure(f"{title}: after the step {name}.data is {fmt(d)} but should be {fmt(new[i])} "
-                               f"(= {fmt((p.w1, p.w2, p.w3)[i])} - {p.eta} * {fmt(float(w.grad[i]))}).")
+                               f"(= {fmt(start[i])} - {p.eta} * {fmt(want[i])}).")
     got_new = as_number(title, "L_new", getattr(L_new, "data", L_new))
     want_new = (new[0] + new[1]) * new[2]
     if not close(got_new, want_new):

@@ -66,7 +66,7 @@ def _require_engine(Value: Any, title: str) -> None:
     if message is not None:
         raise CheckFailure(
             f"{title}: the network is built on your Value from notebook 02, and that Value must "
-            f"pass its own checks first: {message}. Fix notebook 02, reload Value with "
+            f"pass its own checks first: {message}. Fix notebook 02, save it, reload Value with "
             f"load_value(), and run this cell again."
         )
 
