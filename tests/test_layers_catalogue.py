@@ -327,6 +327,78 @@ class BNDirectPathOnly(R.BatchNorm1d):
         return dLdBZ * self.BW / np.sqrt(self.V + self.eps)
 
 
+class TanhExpOverflows(R.Tanh):
+    """The handout's formula as it stands: e^1000 is inf, inf / inf is nan."""
+
+    def forward(self, Z):
+        self.A = (np.exp(Z) - np.exp(-Z)) / (np.exp(Z) + np.exp(-Z))
+        return self.A
+
+
+class SigmoidExpOverflows(R.Sigmoid):
+    def forward(self, Z):
+        self.A = np.exp(Z) / (1 + np.exp(Z))
+        return self.A
+
+
+class SigmoidBackwardFromZ(R.Sigmoid):
+    """Right forward; the derivative recomputed from Z: inf / inf at Z = -1000."""
+
+    def forward(self, Z):
+        self.Z = Z
+        return super().forward(Z)
+
+    def backward(self, dLdA):
+        E = np.exp(-self.Z)
+        return dLdA * E / (1 + E) ** 2
+
+
+class SwishExpOverflows(R.Swish):
+    def forward(self, Z):
+        self.Z = Z
+        E = np.exp(self.beta * Z)
+        self.S = E / (1 + E)
+        return Z * self.S
+
+
+class SwishBackwardFromZ(R.Swish):
+    """Right forward; dA/dZ recomputed from exp(-βZ): inf / inf far out."""
+
+    def backward(self, dLdA):
+        super().backward(dLdA)                 # keeps dLdbeta right; only dLdZ overflows
+        E = np.exp(-self.beta * self.Z)
+        return dLdA * (1 + E + self.beta * self.Z * E) / (1 + E) ** 2
+
+
+class BNVarianceMinusEps(R.BatchNorm1d):
+    """(V - eps) ** -1.5 where (V + eps) ** -1.5 belongs: invisible unless the variance is near eps."""
+
+    def backward(self, dLdBZ):
+        self.dLdBW = np.sum(dLdBZ * self.NZ, axis=0, keepdims=True)
+        self.dLdBb = np.sum(dLdBZ, axis=0, keepdims=True)
+        G = dLdBZ * self.BW
+        D = self.Z - self.M
+        inv = (self.V + self.eps) ** -0.5
+        dLdV = -0.5 * np.sum(G * D, axis=0, keepdims=True) * (self.V - self.eps) ** -1.5
+        dLdM = -np.sum(G, axis=0, keepdims=True) * inv - 2 / self.N * dLdV * np.sum(D, axis=0, keepdims=True)
+        return G * inv + dLdV * 2 * D / self.N + dLdM / self.N
+
+
+class BNTorchEps(R.BatchNorm1d):
+    def __init__(self, num_features, alpha=0.9):
+        super().__init__(num_features, alpha)
+        self.eps = 1e-5
+
+
+class BNGradColumn(R.BatchNorm1d):
+    """dLdBW as a C × 1 column: BW - lr * dLdBW would broadcast to C × C."""
+
+    def backward(self, dLdBZ):
+        out = super().backward(dLdBZ)
+        self.dLdBW = self.dLdBW.T
+        return out
+
+
 class BNForwardReturnsNone(R.BatchNorm1d):
     def forward(self, Z, eval=False):
         super().forward(Z, eval)
@@ -382,6 +454,33 @@ WRONG = {
     "BatchNorm1d: dLdZ direct path only": (BNDirectPathOnly, "BatchNorm1d", "BatchNorm1d.backward", "direct path"),
     "BatchNorm1d: forward returns None": (BNForwardReturnsNone, "BatchNorm1d", "BatchNorm1d.forward", "is None"),
     "BatchNorm1d: backward never ends": (BNLoopsForever, "BatchNorm1d", "BatchNorm1d.backward", "did not finish"),
+    # issue 21: the extremes (±1000), an eps slip, a gradient shape that changes the update
+    "Tanh: nan at ±1000 (exp formula)": (TanhExpOverflows, "Tanh", "Tanh.forward", "e^(−2|z|)"),
+    "Sigmoid: nan at +1000 (exp(z) / (1 + exp(z)))": (SigmoidExpOverflows, "Sigmoid", "Sigmoid.forward",
+                                                      "exp(−|z|)"),
+    "Sigmoid: backward nan at -1000 (derivative from Z)": (SigmoidBackwardFromZ, "Sigmoid", "Sigmoid.backward",
+                                                           "A(1 − A) with the stored output"),
+    "Swish: nan at ±1000 (exp(βz) / (1 + exp(βz)))": (SwishExpOverflows, "Swish", "Swish.forward",
+                                                      "σ(βZ) stably"),
+    "Swish: backward nan at -1000 (derivative from exp(-βZ))": (SwishBackwardFromZ, "Swish", "Swish.backward",
+                                                                "Use the stored S"),
+    "BatchNorm1d: (V - eps) ** -1.5 in backward": (BNVarianceMinusEps, "BatchNorm1d", "BatchNorm1d.backward",
+                                                   "(σ² − eps)^(−3/2)"),
+    "BatchNorm1d: eps = 1e-5": (BNTorchEps, "BatchNorm1d", "BatchNorm1d.forward", "PyTorch's default"),
+    "BatchNorm1d: dLdBW a column": (BNGradColumn, "BatchNorm1d", "BatchNorm1d.backward",
+                                    "dLdBW has shape (4, 1) but should have shape (1, 4)"),
+}
+
+#: more of what the messages of issue 21's entries must name: the nan/overflow and the stable form
+NAMED_TOO = {
+    "Tanh: nan at ±1000 (exp formula)": ["is nan", "overflows to inf", "e^1000",
+                                         "tanh(z) = sign(z) · (1 − e^(−2|z|)) / (1 + e^(−2|z|))"],
+    "Sigmoid: nan at +1000 (exp(z) / (1 + exp(z)))": ["is nan", "overflows", "np.where"],
+    "Sigmoid: backward nan at -1000 (derivative from Z)": ["is nan", "overflows", "no exp of Z"],
+    "Swish: nan at ±1000 (exp(βz) / (1 + exp(βz)))": ["is nan", "overflows", "exp(−|βz|)", "np.where"],
+    "Swish: backward nan at -1000 (derivative from exp(-βZ))": ["is nan", "overflows", "S + βZ S(1 − S)"],
+    "BatchNorm1d: (V - eps) ** -1.5 in backward": ["dLdZ", "(σ² + eps)^(−3/2)", "eps"],
+    "BatchNorm1d: eps = 1e-5": ["self.eps = 1e-8"],
 }
 
 
@@ -395,9 +494,13 @@ def test_wrong_layer_is_caught_and_named(name, monkeypatch):
     message = str(info.value)
     assert message.startswith(method), message
     assert phrase in message, message
+    for more in NAMED_TOO.get(name, []):
+        assert more in message, message
     assert "Traceback" not in message
-    with pytest.raises(CheckFailure):
+    with pytest.raises(CheckFailure) as hidden:
         check(cls, seed=2026, hard=True)  # the hidden cell's call catches it too
+    if name in NAMED_TOO:
+        assert phrase in str(hidden.value), str(hidden.value)
 
 
 # ---------------------------------------------------------------- right layers
@@ -419,12 +522,50 @@ class SigmoidStable(R.Sigmoid):
         return self.A
 
 
-class TanhViaExp(R.Tanh):
-    """Without np.tanh, as the handout asks."""
+class TanhViaExpClipped(R.Tanh):
+    """Without np.tanh, as the handout asks; Z clipped where tanh is ±1 in float64 anyway."""
 
     def forward(self, Z):
-        self.A = (np.exp(Z) - np.exp(-Z)) / (np.exp(Z) + np.exp(-Z))
+        z = np.clip(Z, -30, 30)
+        self.A = (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))
         return self.A
+
+
+class TanhWhereSplit(R.Tanh):
+    def forward(self, Z):
+        E = np.exp(-2 * np.abs(Z))
+        self.A = np.where(Z >= 0, (1 - E) / (1 + E), (E - 1) / (1 + E))
+        return self.A
+
+
+class SigmoidNaive(R.Sigmoid):
+    """1 / (1 + e^-z): e^1000 overflows to inf (a warning) but 1 / inf = 0 is the right answer."""
+
+    def forward(self, Z):
+        self.A = 1 / (1 + np.exp(-Z))
+        return self.A
+
+
+class SigmoidLogAddExp(R.Sigmoid):
+    def forward(self, Z):
+        self.A = np.exp(-np.logaddexp(0, -Z))
+        return self.A
+
+
+class SwishViaTanh(R.Swish):
+    def forward(self, Z):
+        self.Z = Z
+        self.S = 0.5 * (1 + np.tanh(0.5 * self.beta * Z))
+        return Z * self.S
+
+
+class SwishDivide(R.Swish):
+    """Z / (1 + e^(-βZ)): inf in the denominator gives the right 0."""
+
+    def forward(self, Z):
+        self.Z = Z
+        self.S = 1 / (1 + np.exp(-self.beta * Z))
+        return Z / (1 + np.exp(-self.beta * Z))
 
 
 class TanhViaSigmoid(R.Tanh):
@@ -516,13 +657,27 @@ class BNCompact(R.BatchNorm1d):
                            - self.NZ * (g * self.NZ).mean(axis=0, keepdims=True))
 
 
+class BNFlatGrads(R.BatchNorm1d):
+    """dLdBW, dLdBb of shape (C,): BW - lr * dLdBW is the same 1 × C update (CMU's autograder accepts it)."""
+
+    def backward(self, dLdBZ):
+        out = super().backward(dLdBZ)
+        self.dLdBW, self.dLdBb = self.dLdBW.reshape(-1), self.dLdBb.ravel()
+        return out
+
+
 RIGHT = {
     "Linear reference": (R.Linear, "Linear"),
     "Linear broadcast + einsum": (LinearBroadcast, "Linear"),
     "Sigmoid reference": (R.Sigmoid, "Sigmoid"),
     "Sigmoid stable": (SigmoidStable, "Sigmoid"),
     "Tanh reference": (R.Tanh, "Tanh"),
-    "Tanh via exp": (TanhViaExp, "Tanh"),
+    "Tanh via exp, clipped at ±30": (TanhViaExpClipped, "Tanh"),
+    "Tanh where-split": (TanhWhereSplit, "Tanh"),
+    "Sigmoid naive 1 / (1 + exp(-z))": (SigmoidNaive, "Sigmoid"),
+    "Sigmoid by logaddexp": (SigmoidLogAddExp, "Sigmoid"),
+    "Swish via tanh": (SwishViaTanh, "Swish"),
+    "Swish Z / (1 + exp(-βZ))": (SwishDivide, "Swish"),
     "Tanh via sigmoid": (TanhViaSigmoid, "Tanh"),
     "ReLU reference": (R.ReLU, "ReLU"),
     "ReLU gradient 1 at 0": (ReLUGradOneAtZero, "ReLU"),
@@ -537,6 +692,7 @@ RIGHT = {
     "SGD negative velocity, in place": (SGDNegativeVelocity, "SGD"),
     "BatchNorm1d reference (handout equations)": (R.BatchNorm1d, "BatchNorm1d"),
     "BatchNorm1d compact backward, in-place running stats": (BNCompact, "BatchNorm1d"),
+    "BatchNorm1d dLdBW, dLdBb of shape (C,)": (BNFlatGrads, "BatchNorm1d"),
 }
 
 
@@ -650,3 +806,73 @@ def test_model_check_architecture_and_unknown_layers():
         L.check_model(R.Model([R.Linear(2, 3), R.BatchNorm1d(3)]))
     with pytest.raises(CheckFailure, match="takes 5 features but the layer before it gives 3"):
         L.check_model(R.Model([R.Linear(2, 3), R.ReLU(), R.Linear(5, 1)]))
+
+
+# ---------------------------------------------------------------- issue 21
+def test_activation_extremes_are_in_the_visible_check():
+    """±1000 is in the visible call of every activation check (forward and backward)."""
+    for name in ("Sigmoid", "Tanh", "ReLU", "GELU"):
+        cases = L._activation_inputs(L._ACTIVATIONS[name], 0, hard=False)
+        assert any(np.abs(z).max() >= 1000 for z, _ in cases), name
+
+
+def test_parameter_gradient_of_the_same_update_is_accepted_with_a_note(capsys):
+    """dLdBW, dLdBb of shape (C,) give BW - lr * dLdBW the same update: passed, with a note
+    naming the expected shape (once per gradient, not per batch)."""
+    L.check_batchnorm(BNFlatGrads)
+    out = capsys.readouterr().out
+    assert "PASSED: BatchNorm1d" in out
+    for name, param in (("dLdBW", "BW"), ("dLdBb", "Bb")):
+        notes = [line for line in out.splitlines() if line.startswith(f"NOTE: BatchNorm1d.backward: {name} ")]
+        assert len(notes) == 1, out
+        assert "has shape (" in notes[0] and "the expected shape is (1, " in notes[0], notes[0]
+        assert f"the shape of {param}" in notes[0] and "same update" in notes[0], notes[0]
+
+
+class LinearFlatBias(R.Linear):
+    def backward(self, dLdZ):
+        out = super().backward(dLdZ)
+        self.dLdb = self.dLdb.reshape(-1)
+        return out
+
+
+def test_flat_bias_gradient_only_where_the_update_is_the_same(capsys):
+    """b is out × 1: a flat dLdb broadcasts b - lr * dLdb to out × out, so it is rejected --
+    except for one output, where (1,) gives the same 1 × 1 update."""
+    with pytest.raises(CheckFailure, match=r"layers\[1\].dLdb has shape \(2,\) but should have shape \(2, 1\)"):
+        L.check_model(R.Model([R.Linear(3, 2), LinearFlatBias(2, 2)]))
+    with pytest.raises(CheckFailure, match="column shape"):
+        L.check_linear(LinearFlatBias)
+    L.check_model(R.Model([R.Linear(3, 4), R.ReLU(), LinearFlatBias(4, 1)]))
+    out = capsys.readouterr().out
+    assert "PASSED" in out and "layers[2].dLdb has shape (1,); the expected shape is (1, 1)" in out, out
+
+
+def test_close_numbers_are_printed_so_that_they_differ():
+    """got beside expected: enough digits that two different numbers visibly differ; short when far apart."""
+    from course_lib.checks._harness import fmt
+
+    assert (fmt(3.10378, 3.103785), fmt(3.103785, 3.10378)) == ("3.103780", "3.103785")
+    assert (fmt(3.1037849, 3.1037851), fmt(3.1037851, 3.1037849)) == ("3.1037849", "3.1037851")
+    assert fmt(1e-7, 1.0000001e-7) != fmt(1.0000001e-7, 1e-7)
+    assert (fmt(0.5, 0.73), fmt(2.0, -2.0), fmt(1.0, 1.0), fmt(1 / 3, None)) == ("0.5", "2.0", "1.0", "0.333333")
+    with pytest.raises(CheckFailure) as info:
+        L.check_tanh(TanhAlmost)
+    got, want = re_pair(str(info.value))
+    assert got != want and len(got.lstrip("-")) == len(want.lstrip("-")), str(info.value)
+
+
+class TanhAlmost(R.Tanh):
+    """Off by 3e-5 relative: just above the check's 1e-5 tolerance, so short numbers would read alike."""
+
+    def forward(self, Z):
+        self.A = super().forward(Z) * (1 + 3e-5)
+        return self.A
+
+
+def re_pair(message):
+    import re
+
+    found = re.search(r" is (-?[0-9.e+-]+) but should be (-?[0-9.e+-]+)", message)
+    assert found, message
+    return found.group(1), found.group(2)

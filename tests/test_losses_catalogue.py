@@ -74,6 +74,58 @@ class CEPerSample(R["CrossEntropyLoss"]):  # returns one loss per row
         return -(self.Y * np.log(self.p)).sum(axis=1)
 
 
+class CEEpsInLog(R["CrossEntropyLoss"]):
+    """log(softmax + 1e-12): -log p capped near 27.6 where it should be about 1000."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return float(-(self.Y * np.log(self.p + 1e-12)).sum() / self.Y.shape[0])
+
+
+class CEClippedProbabilities(R["CrossEntropyLoss"]):
+    """p clipped into [1e-7, 1]: -log p capped near 16.1 (and shifted wherever p < 1e-7)."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return float(-(self.Y * np.log(np.clip(self.p, 1e-7, 1.0))).sum() / self.Y.shape[0])
+
+
+class CESoftmaxOverBatch:
+    """Softmax down the columns (axis=0): with batch size 1 every p is 1 and the loss 0."""
+
+    def forward(self, A, Y):
+        E = np.exp(A - A.max(axis=0, keepdims=True))
+        self.p, self.Y = E / E.sum(axis=0, keepdims=True), Y
+        return float(-(Y * np.log(self.p)).sum() / A.shape[0])
+
+    def backward(self):
+        return (self.p - self.Y) / self.Y.shape[0]
+
+
+class CEColumnMaximum:
+    """Rows normalised, but shifted by each COLUMN's maximum (which does not cancel)."""
+
+    def forward(self, A, Y):
+        E = np.exp(A - A.max(axis=0, keepdims=True))
+        self.p, self.Y = E / E.sum(axis=1, keepdims=True), Y
+        return float(-(Y * np.log(self.p)).sum() / A.shape[0])
+
+    def backward(self):
+        return (self.p - self.Y) / self.Y.shape[0]
+
+
+class CEBackwardOverBatch(R["CrossEntropyLoss"]):
+    """Right loss; backward recomputes softmax down the columns."""
+
+    def forward(self, A, Y):
+        self.logits = np.asarray(A, dtype=float)
+        return super().forward(A, Y)
+
+    def backward(self):
+        E = np.exp(self.logits - self.logits.max(axis=0, keepdims=True))
+        return (E / E.sum(axis=0, keepdims=True) - self.Y) / self.Y.shape[0]
+
+
 class BCENoClip:
     def forward(self, A, Y):
         self.A, self.Y = A, Y
@@ -216,6 +268,17 @@ WRONG = {
                                                 "CrossEntropyLoss.backward", "divides (softmax(A) - Y) by N"),
     "cross-entropy per sample": (CEPerSample, L.check_cross_entropy, "CrossEntropyLoss.forward",
                                  "single number"),
+    # issue 21: an eps inside the log, softmax over the wrong axis
+    "cross-entropy with log(p + 1e-12)": (CEEpsInLog, L.check_cross_entropy, "CrossEntropyLoss.forward",
+                                          "eps = 1e-12"),
+    "cross-entropy with p clipped at 1e-7": (CEClippedProbabilities, L.check_cross_entropy,
+                                             "CrossEntropyLoss.forward", "eps = 1e-07"),
+    "cross-entropy softmax over the batch": (CESoftmaxOverBatch, L.check_cross_entropy,
+                                             "CrossEntropyLoss.forward", "over the batch (axis=0"),
+    "cross-entropy shifted by the column maximum": (CEColumnMaximum, L.check_cross_entropy,
+                                                    "CrossEntropyLoss.forward", "maximum of each COLUMN"),
+    "cross-entropy backward over the batch": (CEBackwardOverBatch, L.check_cross_entropy,
+                                              "CrossEntropyLoss.backward", "over the batch (axis=0"),
     "BCE not clipped": (BCENoClip, L.check_bce, "BCELoss", "clip A"),
     "BCE summed": (BCESum, L.check_bce, "BCELoss.forward", "mean over all N*C"),
     "dW transposed": (edit(R["grads_regression"], dW1=lambda d: d["dW1"].T), M.check_regression,
@@ -250,6 +313,16 @@ WRONG = {
 }
 
 
+#: more of what the messages of issue 21's entries must name
+NAMED_TOO = {
+    "cross-entropy with log(p + 1e-12)": ["eps inside the log", "caps it at −log eps ≈ 27.6", "about 1000",
+                                          "log p = (A − m) − log Σ_c exp(A − m)"],
+    "cross-entropy with p clipped at 1e-7": ["eps inside the log", "≈ 16.1", "Drop the eps"],
+    "cross-entropy softmax over the batch": ["along each ROW", "axis=1"],
+    "cross-entropy backward over the batch": ["along each ROW", "axis=1"],
+}
+
+
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_wrong_implementation_is_caught_and_named(name):
     obj, check, where, phrase = WRONG[name]
@@ -259,7 +332,13 @@ def test_wrong_implementation_is_caught_and_named(name):
     message = str(info.value)
     assert where in message, message
     assert phrase in message, message
+    for more in NAMED_TOO.get(name, []):
+        assert more in message, message
     assert "Traceback" not in message
+    if name in NAMED_TOO:                 # the hidden cell's call names it too
+        with pytest.raises(CheckFailure) as hidden:
+            check(obj, seed=2026, hard=True)
+        assert phrase in str(hidden.value), str(hidden.value)
 
 
 # ================================================================ right ones
@@ -277,6 +356,18 @@ class CELogAddExp:
         lse = np.logaddexp.reduce(A, axis=1, keepdims=True)
         self.p, self.Y = np.exp(A - lse), Y
         return np.array(-np.sum(Y * (A - lse)) / len(A))  # a 0-d array
+
+    def backward(self):
+        return (self.p - self.Y) / len(self.Y)
+
+
+class CEScipyLogSoftmax:
+    def forward(self, A, Y):
+        from scipy.special import log_softmax
+
+        logp = log_softmax(np.asarray(A, dtype=float), axis=1)
+        self.p, self.Y = np.exp(logp), np.asarray(Y, dtype=float)
+        return float(-np.einsum("nc,nc->", self.Y, logp) / len(logp))
 
     def backward(self):
         return (self.p - self.Y) / len(self.Y)
@@ -343,6 +434,7 @@ RIGHT = {
     "MSE by einsum": (MSEEinsum, L.check_mse),
     "reference CrossEntropyLoss": (R["CrossEntropyLoss"], L.check_cross_entropy),
     "cross-entropy by logaddexp": (CELogAddExp, L.check_cross_entropy),
+    "cross-entropy by scipy's log_softmax": (CEScipyLogSoftmax, L.check_cross_entropy),
     "reference BCELoss": (R["BCELoss"], L.check_bce),
     "BCE with torch-style clamped logs": (BCETorchStyle, L.check_bce),
     "reference regression": (R["grads_regression"], M.check_regression),
@@ -398,3 +490,19 @@ def test_wrong_return_types_read_as_such():
 
 def test_catalogue_is_large_enough():
     assert len(WRONG) >= 10 and len(RIGHT) >= 8
+
+
+def test_close_loss_values_print_visibly_different():
+    """A loss rounded to 5 decimals, just outside the tolerance: 2.57924 next to 2.579244 reads as
+    the same number; both are printed with the same digits, 2.579240 next to 2.579244."""
+    class CENearly(R["CrossEntropyLoss"]):
+        def forward(self, A, Y):
+            return round(super().forward(A, Y), 5)
+
+    with pytest.raises(CheckFailure) as info:
+        L.check_cross_entropy(CENearly)
+    message = str(info.value)
+    text = message.split(": it is ")[1]
+    got, rest = text.split(" but should be ")
+    want = rest.split(" ")[0].rstrip(".")
+    assert got != want and len(got) == len(want), message

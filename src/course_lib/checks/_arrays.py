@@ -125,6 +125,21 @@ def compare(method: str, what: str, got: Any, want: Any, mistakes: Mistakes = ()
                      if _close(got, factor * want, rtol, atol)), "")
     at = f"[{', '.join(map(str, idx))}]" if idx else ""
     named = f"{where}, {what}{at}" if where else f"{what}: " + (f"entry {at}" if at else "it")
-    detail = f" ({entry(idx)})" if entry else ""
-    raise CheckFailure(f"{method}: {named} is {fmt(float(got[idx]))} but should be "
-                       f"{fmt(float(want[idx]))}{detail}." + (f" {hint}" if hint else ""))
+    note = entry(idx) if entry else ""
+    detail = f" ({note})" if note else ""
+    g, w = float(got[idx]), float(want[idx])
+    raise CheckFailure(f"{method}: {named} is {fmt(g, w)} but should be "
+                       f"{fmt(w, g)}{detail}." + (f" {hint}" if hint else ""))
+
+
+def same_update(got_shape: Sequence[int], want_shape: Sequence[int]) -> bool:
+    """A gradient of ``got_shape`` changes a parameter of ``want_shape`` exactly as one
+    of ``want_shape`` would: ``P - lr * dP`` keeps ``P``'s shape and every value
+    (e.g. ``(C,)`` for a ``1 × C`` parameter; not ``(C, 1)``, which broadcasts to ``C × C``)."""
+    got_shape, want_shape = tuple(int(n) for n in got_shape), tuple(int(n) for n in want_shape)
+    if got_shape == want_shape or int(np.prod(got_shape)) != int(np.prod(want_shape)):
+        return False
+    try:
+        return np.broadcast_shapes(want_shape, got_shape) == want_shape
+    except ValueError:
+        return False

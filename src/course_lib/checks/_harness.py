@@ -49,8 +49,18 @@ class StudentTimeout(Exception):
     """Raised inside student code when its time budget runs out."""
 
 
-def fmt(x: Any) -> str:
-    """A short, exact-enough rendering of a number for messages."""
+def fmt(x: Any, other: Any = None) -> str:
+    """A short, exact-enough rendering of a number for messages.
+
+    With ``other`` (the number ``x`` is shown next to, e.g. got beside
+    expected), two different floats that agree in their first
+    :data:`FAR_DIGITS` significant digits are both written down to the place
+    of their difference (at least as many digits as the short form), trailing
+    zeros kept, so that they visibly differ: ``3.103780`` next to
+    ``3.103785`` (not ``3.10378``), ``3.1037849`` next to ``3.1037851``. ``fmt(got, want)``
+    and ``fmt(want, got)`` use the same places. Numbers further apart keep
+    the short form.
+    """
     if isinstance(x, bool) or x is None:
         return repr(x)
     if isinstance(x, int):
@@ -58,12 +68,44 @@ def fmt(x: Any) -> str:
     if isinstance(x, float):
         if math.isnan(x) or math.isinf(x):
             return repr(x)
+        close_pair = _pair_text(x, other)
+        if close_pair:
+            return close_pair
         if x == 0:
             return "0.0"
         if abs(x) >= 1e5 or abs(x) < 1e-4:
             return f"{x:.6g}"
         text = f"{x:.6f}".rstrip("0")
         return text + "0" if text.endswith(".") else text
+    return repr(x)
+
+
+#: Two numbers that differ within this many leading significant digits are far apart: ``fmt`` keeps them short.
+FAR_DIGITS = 4
+
+
+def _pair_text(x: float, other: Any) -> str:
+    """``x`` written to the place where it differs from ``other``, or ``""`` when the
+    short form serves (no ``other``, equal, or far apart)."""
+    if isinstance(other, bool) or not isinstance(other, (int, float)):
+        return ""
+    other = float(other)
+    if math.isnan(other) or math.isinf(other) or x == other or math.isinf(x - other):
+        return ""
+    top = math.floor(math.log10(max(abs(x), abs(other))))
+    place = math.floor(math.log10(abs(x - other)) + 1e-6)  # 9.99999e-5 (rounding) counts as 1e-4
+    if top - place < FAR_DIGITS:
+        return ""
+    if 1e-4 <= max(abs(x), abs(other)) < 1e5:   # fixed point, as the short form
+        for decimals in range(max(6, -place), 18):   # never fewer than the short form's 6
+            a, b = f"{x:.{decimals}f}", f"{other:.{decimals}f}"
+            if a != b:
+                return a
+        return repr(x)
+    for digits in range(max(5, top - place), 17):  # scientific: digits after the point
+        a, b = f"{x:.{digits}e}", f"{other:.{digits}e}"
+        if a != b:
+            return a
     return repr(x)
 
 

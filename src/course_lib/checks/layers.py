@@ -23,7 +23,14 @@ Conventions (as in MyTorch):
   variance (÷N) with ``eps = 1e-8`` and updates
   ``running = alpha·running + (1 − alpha)·batch statistic``; ``eval=True``
   uses the running statistics and updates nothing; ``backward(dLdBZ)`` stores
-  ``dLdBW``, ``dLdBb`` (``1×C``) and returns ``dLdZ``;
+  ``dLdBW``, ``dLdBb`` (``1×C``) and returns ``dLdZ``; one training batch has a
+  feature whose variance is close to eps, where eps slips show;
+- a parameter's gradient of another shape that gives the very same update
+  ``P − lr·dP`` (``(C,)`` for a ``1×C`` parameter) is accepted with a printed
+  NOTE naming the expected shape; one that broadcasts differently (a flat
+  ``dLdb`` for a column ``b``) is not;
+- every activation gets inputs of ±1000 (and ±400), forward and backward:
+  exp overflows there, and the failure names the nan and the stable form;
 - a whole model (``check_model``) keeps its layers in ``model.layers``;
   ``forward(A0)`` applies them in order, ``backward(dLdA)`` in reverse.
 
@@ -45,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._arrays import Mistakes, as_array, compare, quiet, shape_text as _shape
+from ._arrays import NONFINITE, Mistakes, as_array, compare, quiet, same_update, shape_text as _shape
 from ._harness import CheckFailure, call, fmt, guarded, passed
 
 __all__ = [
@@ -93,11 +100,33 @@ def _numpy(x: Any) -> Any:
 
 def _compare(method: str, where: str, quantity: str, got: Any, want: np.ndarray,
              mistakes: Mistakes = (), accept: Sequence[np.ndarray] = (),
-             entry: Callable[[tuple[int, ...]], str] | None = None) -> None:
+             entry: Callable[[tuple[int, ...]], str] | None = None,
+             nonfinite_hint: str = NONFINITE) -> None:
     """:func:`compare` with this module's tolerance (``RTOL``, ``ATOL``), for
     a value returned by the layer or stored in it; torch tensors are accepted."""
     compare(method, quantity, _numpy(got), want, mistakes, where=where, accept=accept, entry=entry,
-            none_hint=_STORED, rtol=RTOL, atol=ATOL)
+            none_hint=_STORED, nonfinite_hint=nonfinite_hint, rtol=RTOL, atol=ATOL)
+
+
+def _compare_grad(method: str, where: str, quantity: str, got: Any, want: np.ndarray, param: str,
+                  noted: set[str], mistakes: Mistakes = (),
+                  entry: Callable[[tuple[int, ...]], str] | None = None) -> None:
+    """:func:`_compare` for the gradient of the parameter ``param``: a shape that gives
+    the very same update ``param − lr · gradient`` (``(C,)`` for a ``1 × C`` parameter)
+    is accepted, with a printed note (once per check, in ``noted``) naming the
+    expected shape; its values are then compared as usual."""
+    arr = _numpy(got)
+    shape = np.shape(arr) if isinstance(arr, np.ndarray) or np.isscalar(arr) else None
+    if shape is not None and same_update(shape, want.shape):
+        _compare(method, where, quantity, np.asarray(arr, dtype=np.float64).reshape(want.shape), want,
+                 mistakes, entry=entry)
+        if quantity not in noted:
+            noted.add(quantity)
+            print(f"NOTE: {method}: {quantity} has shape {_shape(shape)}; the expected shape is "
+                  f"{_shape(want.shape)}, the shape of {param}. Accepted, because {param} − lr · {quantity} "
+                  f"is the same update, but keep {param}'s shape (keepdims=True, or reshape).")
+        return
+    _compare(method, where, quantity, got, want, mistakes, entry=entry)
 
 
 def _attr(method: str, obj: Any, name: str, when: str) -> Any:
@@ -152,6 +181,7 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
     ``dLdW``, ``dLdb``) against ``torch.nn.functional.linear`` and autograd."""
     rng = np.random.default_rng(seed + 100)
     cases = _linear_cases(seed, hard)
+    noted: set[str] = set()
     for n, cin, cout in cases:
         layer = _make("Linear", Linear, cin, cout)
         init = f"after Linear({cin}, {cout})"
@@ -190,7 +220,7 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
             (G @ W / n if n > 1 else None, "dLdA must not be divided by the batch size."),
         ])
         dLdW = _attr("Linear.backward", layer, "dLdW", f"{bwhere},")
-        _compare("Linear.backward", bwhere, "dLdW", dLdW, _np(Wt.grad), [
+        _compare_grad("Linear.backward", bwhere, "dLdW", dLdW, _np(Wt.grad), "W", noted, [
             (A.T @ G, "dLdW is transposed: dLdW = dLdZᵀ · A has the shape of W (out × in)."),
             (G.T @ A / n if n > 1 else None,
              "dLdW is averaged over the batch: MyTorch's dLdW is the SUM over the batch, dLdZᵀ · A "
@@ -198,7 +228,7 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
             (W, "dLdW equals W: store the gradient, not the weights."),
         ])
         dLdb = _attr("Linear.backward", layer, "dLdb", f"{bwhere},")
-        _compare("Linear.backward", bwhere, "dLdb", dLdb, _np(bt.grad), [
+        _compare_grad("Linear.backward", bwhere, "dLdb", dLdb, _np(bt.grad), "b", noted, [
             (G.sum(axis=0), "dLdb has the right numbers but must keep b's column shape (out × 1): "
                             "e.g. dLdZ.sum(axis=0).reshape(-1, 1), or dLdZᵀ · 1."),
             (G, "dLdb is not summed over the batch: dLdb = dLdZᵀ · 1, one number per output feature."),
@@ -215,6 +245,31 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
 # --------------------------------------------------------------------------
 # Element-wise activations
 # --------------------------------------------------------------------------
+#: Inputs where exp of a large number overflows to inf (e^710 already does): every activation
+#: must stay finite there, as the notebook asks ("mind the extremes").
+EXTREMES = (-1000.0, 1000.0, -400.0, 400.0, 0.0)
+EXTREME_NOTE = " (extreme values ±1000 and ±400)"
+
+
+def _overflow_hint(stable: str) -> str:
+    return ("It is nan or inf where the right value is finite: exp of a large number overflows to inf "
+            "(e^1000 = inf in float64), and inf / inf or inf − inf is nan. " + stable)
+
+
+def _finite_only(mistakes: Mistakes) -> list[tuple[Any, str]]:
+    """The predicted mistakes that are finite everywhere: a usual wrong formula is
+    recognised by its numbers, never by a nan it shares with an overflowing answer."""
+    out = []
+    with quiet():
+        for predicted, hint in mistakes:
+            if predicted is None:
+                continue
+            arr = np.asarray(predicted, dtype=np.float64)
+            if np.isfinite(arr).all():
+                out.append((arr, hint))
+    return out
+
+
 @dataclass
 class _Activation:
     name: str
@@ -223,6 +278,7 @@ class _Activation:
     backward_mistakes: Callable[[np.ndarray, np.ndarray, np.ndarray], Mistakes]  # (Z, A, dLdA)
     edges: tuple[float, ...]
     offset: int
+    overflow: tuple[str, str] = ("", "")  # (forward, backward) hints for nan/inf at extreme inputs
     kink: float | None = None   # where either one-sided derivative is accepted
     forbidden: tuple[str, ...] = ()  # numpy functions the layer must not call
 
@@ -234,10 +290,12 @@ def _activation_inputs(act: _Activation, seed: int, hard: bool) -> list[tuple[np
         (np.round(rng.normal(0, 2, size=(1, c)), 3), " (batch size 1)"),
         (np.round(rng.normal(0, 2, size=(int(rng.integers(3, 7)), c + 1)), 3), ""),
         (np.array([act.edges]), " (edge values)"),
+        (np.array([EXTREMES]), EXTREME_NOTE),
     ]
     if hard:
         cases.append((np.round(rng.normal(0, 4, size=(int(rng.integers(20, 40)), int(rng.integers(8, 20)))), 4), ""))
         cases.append((np.array([act.edges[::-1], act.edges]), " (edge values)"))
+        cases.append((np.array([EXTREMES[::-1], EXTREMES, [v / 2 for v in EXTREMES]]), EXTREME_NOTE))
     return cases
 
 
@@ -277,9 +335,14 @@ def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> Non
         def entry(idx, Z=Z):
             return f"at Z{list(idx)} = {fmt(float(Z[idx]))}"
 
+        fwd_hint, bwd_hint = act.overflow
         with _forbid(f"{title}.forward", act.forbidden):
             A = _run(f"{title}.forward", f"{where}, forward(Z)", layer.forward, Z.copy())
-        _compare(f"{title}.forward", where, "A", A, want_A, act.forward_mistakes(Z), entry=entry)
+        with quiet():
+            fwd_mistakes = _finite_only(act.forward_mistakes(Z))
+            bwd_mistakes = _finite_only(act.backward_mistakes(Z, want_A, G))
+        _compare(f"{title}.forward", where, "A", A, want_A, fwd_mistakes, entry=entry,
+                 nonfinite_hint=fwd_hint or NONFINITE)
         with _forbid(f"{title}.backward", act.forbidden):
             dZ = _run(f"{title}.backward", f"{where}, backward(dLdA)", layer.backward, G.copy())
         accept = []
@@ -290,9 +353,9 @@ def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> Non
                 other[at_kink] = G[at_kink] - want_dZ[at_kink]  # the other one-sided slope (0 <-> 1)
                 accept.append(other)
         _compare(f"{title}.backward", f"{where}, after forward(Z) and backward(dLdA)",
-                 "the returned dLdZ", dZ, want_dZ, act.backward_mistakes(Z, want_A, G),
-                 accept=accept, entry=entry)
-    passed(title, f"{len(cases)} inputs including batch size 1 and {', '.join(fmt(e) for e in act.edges[:2])}, ...;"
+                 "the returned dLdZ", dZ, want_dZ, bwd_mistakes,
+                 accept=accept, entry=entry, nonfinite_hint=bwd_hint or NONFINITE)
+    passed(title, f"{len(cases)} inputs including batch size 1, ±1000 and {', '.join(fmt(e) for e in act.edges[:2])}, ...;"
                   f" forward and backward match PyTorch autograd")
 
 
@@ -351,15 +414,30 @@ def _gelu_bwd(Z, A, G):
             (_Phi(Z) + Z * _phi(Z), _MISSING_UPSTREAM)]
 
 
+_STABLE_SIGMOID = ("Use only exp(−|z|), which never overflows: σ(z) = 1 / (1 + e^(−|z|)) where z ≥ 0 and "
+                   "e^(−|z|) / (1 + e^(−|z|)) where z < 0 (np.where).")
+_FROM_OUTPUT = ("In backward, use the stored output A, which is finite: no exp of Z there.")
+
 _ACTIVATIONS = {
     "Sigmoid": _Activation("Sigmoid", torch.sigmoid, _sigmoid_fwd, _sigmoid_bwd,
-                           (-30.0, 30.0, 0.0, -5.0, 5.0), 200),
+                           (-30.0, 30.0, 0.0, -5.0, 5.0), 200,
+                           (_overflow_hint(_STABLE_SIGMOID),
+                            _overflow_hint("dA/dZ = A(1 − A) with the stored output A = σ(Z). " + _FROM_OUTPUT))),
     "Tanh": _Activation("Tanh", torch.tanh, _tanh_fwd, _tanh_bwd, (-20.0, 20.0, 0.0, -2.5, 2.5), 300,
+                        (_overflow_hint("Use only exp(−2|z|), which never overflows: "
+                                        "tanh(z) = sign(z) · (1 − e^(−2|z|)) / (1 + e^(−2|z|))."),
+                         _overflow_hint("dA/dZ = 1 − A² with the stored output A = tanh(Z). " + _FROM_OUTPUT)),
                         forbidden=("tanh",)),
     "ReLU": _Activation("ReLU", torch.relu, _relu_fwd, _relu_bwd, (-3.0, 3.0, 0.0, -0.001, 0.001), 400,
+                        (_overflow_hint("ReLU needs no exp: A = max(0, Z) (np.maximum)."),
+                         _overflow_hint("dLdZ = dLdA where Z > 0, else 0: no exp needed.")),
                         kink=0.0),
     "GELU": _Activation("GELU", lambda z: F.gelu(z, approximate="none"), _gelu_fwd, _gelu_bwd,
-                        (-6.0, 6.0, 0.0, -1.0, 1.0), 500),
+                        (-6.0, 6.0, 0.0, -1.0, 1.0), 500,
+                        (_overflow_hint("GELU needs no exp of a large number: A = ½ Z (1 + erf(Z/√2)), "
+                                        "and erf is ±1 far out."),
+                         _overflow_hint("dA/dZ = Φ(Z) + Z φ(Z) with φ(z) = exp(−z²/2)/√(2π), which "
+                                        "underflows harmlessly to 0 far out."))),
 }
 
 
@@ -385,6 +463,13 @@ check_gelu = _activation_check("GELU")
 # --------------------------------------------------------------------------
 # Swish with a learnable beta
 # --------------------------------------------------------------------------
+_SWISH_OVERFLOW = _overflow_hint("Compute S = σ(βZ) stably, with exp(−|βz|) only: 1 / (1 + e^(−|βz|)) where "
+                                 "βz ≥ 0 and e^(−|βz|) / (1 + e^(−|βz|)) where βz < 0 (np.where); "
+                                 "then A = Z S.")
+_SWISH_OVERFLOW_BWD = _overflow_hint("Use the stored S = σ(βZ) (finite, computed stably in forward): "
+                                     "dA/dZ = S + βZ S(1 − S), dA/dβ = Z² S(1 − S); no exp of Z in backward.")
+
+
 @guarded("Swish")
 def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
     """``Swish()`` with ``beta`` set by the check: ``A = Z σ(βZ)``; ``backward``
@@ -395,9 +480,11 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
         (1.0, np.round(rng.normal(0, 2, size=(1, c)), 3), " (batch size 1)"),
         (round(float(rng.uniform(0.3, 0.8)), 2), np.round(rng.normal(0, 2, size=(int(rng.integers(3, 7)), c)), 3), ""),
         (round(float(rng.uniform(1.5, 2.5)), 2), np.array([[-20.0, 20.0, 0.0, -1.5, 1.5]]), " (edge values)"),
+        (round(float(rng.uniform(0.5, 2.5)), 2), np.array([EXTREMES]), EXTREME_NOTE),
     ]
     if hard:
         cases.append((round(float(rng.uniform(-1.5, -0.5)), 2), np.round(rng.normal(0, 3, size=(25, 11)), 4), ""))
+        cases.append((round(float(rng.uniform(-1.5, -0.5)), 2), np.array([EXTREMES, EXTREMES[::-1]]), EXTREME_NOTE))
     layer = _make("Swish", Swish)
     if not hasattr(layer, "beta"):
         raise CheckFailure("Swish.__init__: after Swish() the layer has no attribute beta. Store the "
@@ -413,22 +500,27 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
         def entry(idx, Z=Z):
             return f"at Z{list(idx)} = {fmt(float(Z[idx]))}"
 
-        s = _sig(beta * Z)
+        with quiet():
+            s = _sig(beta * Z)
+            fwd_mistakes = _finite_only([
+                (Z * _sig(Z) if beta != 1.0 else None, "beta is not used: A = Z σ(beta Z), with the "
+                                                       "layer's current self.beta."),
+                (s, "The factor Z is missing: A = Z σ(βZ)."),
+            ])
+            bwd_mistakes = _finite_only([
+                (G * (s + Z * s * (1 - s)) if beta != 1.0 else None,
+                 "The chain-rule factor beta is missing in the second term: "
+                 "dA/dZ = σ(βZ) + βZ σ(βZ)(1 − σ(βZ))."),
+                (G * s, "The second term is missing: dA/dZ = σ(βZ) + βZ σ(βZ)(1 − σ(βZ))."),
+                (s + beta * Z * s * (1 - s), _MISSING_UPSTREAM),
+            ])
         A = _run("Swish.forward", f"{where}, forward(Z)", layer.forward, Z.copy())
-        _compare("Swish.forward", where, "A", A, _np(At), [
-            (Z * _sig(Z) if beta != 1.0 else None, "beta is not used: A = Z σ(beta Z), with the "
-                                                   "layer's current self.beta."),
-            (s, "The factor Z is missing: A = Z σ(βZ)."),
-        ], entry=entry)
+        _compare("Swish.forward", where, "A", A, _np(At), fwd_mistakes, entry=entry,
+                 nonfinite_hint=_SWISH_OVERFLOW)
         bwhere = f"{where}, after forward(Z) and backward(dLdA)"
         dZ = _run("Swish.backward", f"{where}, backward(dLdA)", layer.backward, G.copy())
-        _compare("Swish.backward", bwhere, "the returned dLdZ", dZ, _np(Zt.grad), [
-            (G * (s + Z * s * (1 - s)) if beta != 1.0 else None,
-             "The chain-rule factor beta is missing in the second term: "
-             "dA/dZ = σ(βZ) + βZ σ(βZ)(1 − σ(βZ))."),
-            (G * s, "The second term is missing: dA/dZ = σ(βZ) + βZ σ(βZ)(1 − σ(βZ))."),
-            (s + beta * Z * s * (1 - s), _MISSING_UPSTREAM),
-        ], entry=entry)
+        _compare("Swish.backward", bwhere, "the returned dLdZ", dZ, _np(Zt.grad), bwd_mistakes, entry=entry,
+                 nonfinite_hint=_SWISH_OVERFLOW_BWD)
         got = _attr("Swish.backward", layer, "dLdbeta", f"{bwhere},")
         arr = as_array("Swish.backward", "dLdbeta", _numpy(got), where=bwhere, none_hint=_STORED)
         want = float(bt.grad)
@@ -447,9 +539,9 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
                     "features." if arr.size > 1 else "")
             raise CheckFailure(f"Swish.backward: {bwhere}, dLdbeta has shape {_shape(arr.shape)}; it "
                                f"should be a single number ({fmt(want)}).{hint}")
-        _compare("Swish.backward", bwhere, "dLdbeta", arr.reshape(()), np.float64(want), mistakes,
-                 entry=lambda idx: "dLdβ = Σ dLdA ⊙ Z² σ(βZ)(1 − σ(βZ))")
-    passed("Swish", f"{len(cases)} inputs and betas; A, dLdZ and dLdbeta match PyTorch autograd")
+        _compare("Swish.backward", bwhere, "dLdbeta", arr.reshape(()), np.float64(want), _finite_only(mistakes),
+                 entry=lambda idx: "dLdβ = Σ dLdA ⊙ Z² σ(βZ)(1 − σ(βZ))", nonfinite_hint=_SWISH_OVERFLOW_BWD)
+    passed("Swish", f"{len(cases)} inputs and betas, ±1000 included; A, dLdZ and dLdbeta match PyTorch autograd")
 
 
 # --------------------------------------------------------------------------
@@ -687,6 +779,17 @@ def _bn_train_oracle(Z, BW, Bb, M, V, alpha, G):
     return _np(BZ), _np(Zt.grad), _np(BWt.grad), _np(Bbt.grad), M_new, V_new
 
 
+def _bn_backward(dNZ: np.ndarray, Z: np.ndarray, v_half: np.ndarray, v_three_halves: np.ndarray) -> np.ndarray:
+    """dL/dZ of batch norm by the handout's equations, with (v_half)^(−1/2) where
+    (σ² + eps)^(−1/2) belongs and (v_three_halves)^(−3/2) in dL/dσ² (to predict an eps slip)."""
+    n = Z.shape[0]
+    D = Z - Z.mean(axis=0, keepdims=True)
+    inv = v_half ** -0.5
+    dV = -0.5 * np.sum(dNZ * D, axis=0, keepdims=True) * v_three_halves ** -1.5
+    dM = -np.sum(dNZ, axis=0, keepdims=True) * inv - 2 / n * dV * np.sum(D, axis=0, keepdims=True)
+    return dNZ * inv + dV * 2 * D / n + dM / n
+
+
 def _bn_eval_oracle(Z, BW, Bb, M, V):
     out = F.batch_norm(_t(Z, False), torch.tensor(M.reshape(-1)), torch.tensor(V.reshape(-1)),
                        torch.tensor(BW.reshape(-1)), torch.tensor(Bb.reshape(-1)), training=False, eps=BN_EPS)
@@ -715,17 +818,49 @@ def check_batchnorm(BatchNorm1d: type, seed: int = 0, hard: bool = False) -> Non
     Bb = np.round(rng.normal(size=(1, C)), 3)
     bn.BW, bn.Bb = BW.copy(), Bb.copy()
 
-    sizes = [int(rng.integers(4, 8)), 2] + ([int(rng.integers(20, 40))] if hard else [])
-    for step, n in enumerate(sizes, start=1):
+    # the third batch has one feature whose batch variance is close to eps: there eps matters
+    sizes = [(int(rng.integers(4, 8)), False), (2, False), (6, True)] + ([(int(rng.integers(20, 40)), False)]
+                                                                       if hard else [])
+    noted: set[str] = set()
+    for step, (n, tiny) in enumerate(sizes, start=1):
         Z = np.round(rng.normal(size=(n, C)) * rng.uniform(0.5, 3, size=(1, C)) + rng.normal(0, 3, size=(1, C)), 3)
         G = np.round(rng.normal(size=(n, C)), 3)
+        tiny_col = int(rng.integers(0, C)) if tiny else -1
+        if tiny:
+            Z[:, tiny_col] = 1e-4 * rng.permutation(np.arange(-2.0, 4.0))  # variance 2.9e-8, eps = 1e-8
         BZ_w, dZ_w, dBW_w, dBb_w, M_w, V_w = _bn_train_oracle(Z, BW, Bb, M, V, alpha, G)
-        where = f"for a training batch Z of shape {_shape(Z.shape)} (training step {step}, seed {seed})"
         mean, var = Z.mean(axis=0, keepdims=True), Z.var(axis=0, keepdims=True)
         uvar = Z.var(axis=0, ddof=1, keepdims=True)
         NZ = (Z - mean) / np.sqrt(var + BN_EPS)
+        where = f"for a training batch Z of shape {_shape(Z.shape)} (training step {step}, seed {seed})"
+        if tiny:
+            where = (f"for a training batch Z of shape {_shape(Z.shape)} whose column {tiny_col} varies by "
+                     f"only ±2e-4 (batch variance {float(var[0, tiny_col]):.3g}, close to eps = {BN_EPS:g}) "
+                     f"(training step {step}, seed {seed})")
+
+        def eps_note(idx, tiny_col=tiny_col, var=var, where="σ² + eps wherever the variance appears"):
+            """The worst entry's note where eps decides the right value."""
+            if len(idx) != 2 or idx[1] != tiny_col:
+                return ""
+            return (f"in column {tiny_col}, whose batch variance {float(var[0, tiny_col]):.3g} is close to "
+                    f"eps = {BN_EPS:g}: there eps matters, so write {where}")
+
+        def eps_note_back(idx, n=n):
+            if n == 2:
+                return ("with batch size 2 the normalised batch NZ is ±1 whatever Z, so the right dLdZ is tiny "
+                        "and comes from eps alone: eps must appear as σ² + eps wherever the variance does")
+            return eps_note(idx)
+
+        with quiet():
+            eps_mistakes: list[tuple[Any, str]] = [
+                (BW * (Z - mean) / np.sqrt(var + 1e-5) + Bb,
+                 "eps is 1e-5 (PyTorch's default); here eps = self.eps = 1e-8."),
+            ]
+            if tiny:
+                eps_mistakes.append((BW * (Z - mean) / np.sqrt(var) + Bb,
+                                     "eps is missing: NZ = (Z − μ) / √(σ² + eps), with eps = self.eps = 1e-8."))
         BZ = _run(f"{title}.forward", f"{where}, forward(Z)", bn.forward, Z.copy())
-        _compare(f"{title}.forward", where, "the returned BZ", BZ, BZ_w, [
+        _compare(f"{title}.forward", where, "the returned BZ", BZ, BZ_w, [*eps_mistakes,
             (BW * (Z - mean) / np.sqrt(uvar + BN_EPS) + Bb,
              "The variance is unbiased (÷ (N − 1)); batch norm uses the batch variance ÷ N (np.var's "
              "default, ddof=0)."),
@@ -735,7 +870,7 @@ def check_batchnorm(BatchNorm1d: type, seed: int = 0, hard: bool = False) -> Non
             (BW * (Z - Z.mean(axis=1, keepdims=True)) / np.sqrt(Z.var(axis=1, keepdims=True) + BN_EPS) + Bb,
              "The statistics are taken over the features (axis=1); take them over the batch (axis=0)."),
             (BW * (Z - mean) / (var + BN_EPS) + Bb, "Divide by the standard deviation √(σ² + eps), not by σ² + eps."),
-        ])
+        ], entry=(lambda idx: eps_note(idx, where="NZ = (Z − μ) / √(σ² + eps)")) if tiny else None)
         for name, got_name, want, old, stat, ustat in (
             ("running_M", "running_M", M_w, M, mean, None),
             ("running_V", "running_V", V_w, V, var, uvar),
@@ -760,20 +895,30 @@ def check_batchnorm(BatchNorm1d: type, seed: int = 0, hard: bool = False) -> Non
         dZ = _run(f"{title}.backward", f"{where}, backward(dLdBZ)", bn.backward, G.copy())
         dBW = _attr(f"{title}.backward", bn, "dLdBW", bwhere + ",")
         dBb = _attr(f"{title}.backward", bn, "dLdBb", bwhere + ",")
-        _compare(f"{title}.backward", bwhere, "dLdBW", dBW, dBW_w, [
+        # a (C,) gradient gives BW − lr · dLdBW the same update: accepted with a note
+        _compare_grad(f"{title}.backward", bwhere, "dLdBW", dBW, dBW_w, "BW", noted, [
             (G.sum(axis=0, keepdims=True), "dLdBW and dLdBb look swapped: dLdBW = Σ_i dLdBZ ⊙ NZ, dLdBb = Σ_i dLdBZ."),
             (G * NZ, "dLdBW is not summed over the batch: sum over axis=0 with keepdims=True (shape 1 × C)."),
-            ((G * NZ).sum(axis=0), "dLdBW must keep the shape 1 × C (keepdims=True)."),
             ((G * NZ).mean(axis=0, keepdims=True), "dLdBW is averaged; it is the SUM over the batch."),
         ])
-        _compare(f"{title}.backward", bwhere, "dLdBb", dBb, dBb_w, [
+        _compare_grad(f"{title}.backward", bwhere, "dLdBb", dBb, dBb_w, "Bb", noted, [
             ((G * NZ).sum(axis=0, keepdims=True), "dLdBW and dLdBb look swapped: dLdBW = Σ_i dLdBZ ⊙ NZ, dLdBb = Σ_i dLdBZ."),
             (G, "dLdBb is not summed over the batch: sum over axis=0 with keepdims=True (shape 1 × C)."),
-            (G.sum(axis=0), "dLdBb must keep the shape 1 × C (keepdims=True)."),
             (G.mean(axis=0, keepdims=True), "dLdBb is averaged; it is the SUM over the batch."),
         ])
         dNZ = G * BW
-        _compare(f"{title}.backward", bwhere, "the returned dLdZ", dZ, dZ_w, [
+        with quiet():  # eps slips: invisible unless the variance is near eps (or N = 2)
+            eps_mistakes = [
+                (_bn_backward(dNZ, Z, var + BN_EPS, var - BN_EPS),
+                 "dL/dσ² uses (σ² − eps)^(−3/2); it is (σ² + eps)^(−3/2), the derivative of "
+                 "(σ² + eps)^(−1/2) (+ eps, as in forward)."),
+                (_bn_backward(dNZ, Z, var + BN_EPS, var),
+                 "eps is missing in dL/dσ²: it is −½ Σ dL/dNZ ⊙ (Z − μ) · (σ² + eps)^(−3/2)."),
+                (_bn_backward(dNZ, Z, var, var),
+                 "eps is missing: backward needs (σ² + eps)^(−1/2) and (σ² + eps)^(−3/2) (and forward "
+                 "√(σ² + eps)), with eps = self.eps = 1e-8."),
+            ]
+        _compare(f"{title}.backward", bwhere, "the returned dLdZ", dZ, dZ_w, [*eps_mistakes,
             (dNZ / np.sqrt(var + BN_EPS),
              "Only the direct path is there: Z also moves the batch mean and variance, so dLdZ has "
              "two more terms (through dL/dσ² and dL/dμ)."),
@@ -782,7 +927,7 @@ def check_batchnorm(BatchNorm1d: type, seed: int = 0, hard: bool = False) -> Non
              "BW is missing: dL/dNZ = dLdBZ ⊙ BW."),
             ((dNZ - dNZ.mean(axis=0, keepdims=True) - NZ * (dNZ * NZ).mean(axis=0, keepdims=True))
              / np.sqrt(uvar + BN_EPS), "The unbiased variance (÷ (N − 1)) is used; use σ² ÷ N."),
-        ])
+        ], entry=eps_note_back if tiny or n == 2 else None)
 
     # eval: running statistics, nothing updated
     evals = [1, int(rng.integers(3, 6))] if not hard else [1, int(rng.integers(3, 6)), 2]
@@ -899,6 +1044,7 @@ def check_model(model: Any, architecture: Sequence[str] | None = None, seed: int
         return x
 
     sizes = [1, int(rng.integers(3, 7))] + ([int(rng.integers(20, 40))] if hard else [])
+    noted: set[str] = set()
     for n in sizes:
         A0 = np.round(rng.normal(size=(n, n_in0)), 3)
         At = _t(A0)
@@ -933,7 +1079,8 @@ def check_model(model: Any, architecture: Sequence[str] | None = None, seed: int
                 if got is None:
                     raise CheckFailure(f"{title}.backward: {bwhere}, layer {i} ({desc[i]}) has no {name}: "
                                        f"backward must call every layer's backward, last layer first.")
-                _compare(f"{title}.backward", bwhere, f"layers[{i}].{name}", got, want, [
+                _compare_grad(f"{title}.backward", bwhere, f"layers[{i}].{name}", got, want,
+                              f"layers[{i}].{name[3:]}", noted, [
                     (np.zeros_like(want), f"It is still zero: was layer {i}'s backward called?"),
                 ])
         if ret is not None:

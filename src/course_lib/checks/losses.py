@@ -10,17 +10,21 @@ and ``backward()``, which returns dL/dA with the shape of ``A``. The oracle is
 - ``BCELoss``: ``F.binary_cross_entropy`` (mean over all N*C entries).
 
 Shapes are random and include batch size 1; cross-entropy also gets logits of
-±1000, BCE probabilities that are exactly 0 or 1.
+±1000, BCE probabilities that are exactly 0 or 1. A wrong cross-entropy that
+is a usual mistake is named: an eps inside the log (``log(p + eps)``, or p
+clipped at eps), softmax over the batch or the whole matrix, the shift by
+each column's maximum, a missing ``keepdims``.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._arrays import as_scalar, compare
+from ._arrays import as_scalar, compare, quiet
 from ._harness import CheckFailure, call, fmt, guarded, passed
 
 __all__ = ["check_mse", "check_cross_entropy", "check_bce"]
@@ -49,9 +53,9 @@ def _run(cls: Any, name: str, A: np.ndarray, Y: np.ndarray, desc: str) -> tuple[
 
 
 def _check_value(name: str, desc: str, got: float, want: float, factors: list[tuple[float, str]],
-                 nonfinite_hint: str = "") -> None:
+                 nonfinite_hint: str = "", mistakes: list[tuple[Any, str]] | None = None) -> None:
     compare(f"{name}.forward", f"the loss {desc}", np.float64(got), np.float64(want),
-            factors=factors, nonfinite_hint=nonfinite_hint)
+            mistakes or (), factors=factors, nonfinite_hint=nonfinite_hint or "")
 
 
 def _shapes(rng: np.random.Generator, hard: bool) -> list[tuple[int, int]]:
@@ -98,6 +102,62 @@ def _targets(rng: np.random.Generator, N: int, C: int, soft: bool) -> np.ndarray
     return Y
 
 
+#: eps a student may add inside the log (log(p + eps), or p clipped at eps), largest first.
+LOG_EPS = (*(10.0 ** -k for k in range(3, 21)), float(np.finfo(float).eps), 1e-30, 1e-100)
+
+_STABLE_CE = ("compute log-softmax directly: log p = (A − m) − log Σ_c exp(A − m), with m the row maximum "
+              "(max over axis=1, keepdims=True); no eps needed.")
+
+
+def _softmax(A: np.ndarray, axis: int | None) -> np.ndarray:
+    """Softmax of ``A`` normalised along ``axis`` (None: over the whole matrix), shifted stably."""
+    shifted = A - A.max(axis=axis, keepdims=True)
+    E = np.exp(shifted)
+    return E / E.sum(axis=axis, keepdims=True)
+
+
+def _ce_mistakes(A: np.ndarray, Y: np.ndarray) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+    """(loss, dL/dA) of the usual wrong cross-entropies for these logits and targets, with their hints:
+    an eps inside the log, softmax over the wrong axis (or the whole batch), the maximum of the wrong axis."""
+    N, C = A.shape
+    loss: list[tuple[Any, str]] = []
+    grad: list[tuple[Any, str]] = []
+    with quiet():
+        p = _softmax(A, 1)
+        for eps in LOG_EPS:
+            cap = -math.log(eps)
+            hint = (f"Your loss matches −Σ Y log(softmax(A) + eps) / N with eps = {eps:g} (or p clipped at eps): "
+                    f"the eps inside the log changes −log p wherever p is small and caps it at −log eps ≈ "
+                    f"{cap:.1f} (for a logit 1000 below its row's maximum the right −log p is about 1000). "
+                    f"Drop the eps and {_STABLE_CE}")
+            for q in (p + eps, np.maximum(p, eps)):
+                loss.append((np.float64(-(Y * np.log(q)).sum() / N), hint))
+        axis_hint = ("It matches softmax normalised over the batch (axis=0, down each column); cross-entropy "
+                     "takes softmax along each ROW: max and sum over axis=1 with keepdims=True.")
+        whole_hint = ("It matches softmax normalised over the whole matrix (one sum over every entry); "
+                      "normalise each ROW: max and sum over axis=1 with keepdims=True.")
+        colmax_hint = ("It matches softmax whose shift is the maximum of each COLUMN (axis=0): subtract each "
+                       "row's own maximum, A.max(axis=1, keepdims=True), then normalise each row.")
+        colmax = np.exp(A - A.max(axis=0, keepdims=True))
+        colmax = colmax / colmax.sum(axis=1, keepdims=True)
+        wrong = [(_softmax(A, 0), axis_hint), (_softmax(A, None), whole_hint), (colmax, colmax_hint)]
+        if N == C > 1:
+            keep_hint = ("It matches a row maximum or row sum taken without keepdims=True: a shape (N,) array "
+                         "lines up with the COLUMNS of A. Use A.max(axis=1, keepdims=True) and "
+                         "E.sum(axis=1, keepdims=True).")
+            E = np.exp(A - A.max(axis=1)[None, :])
+            wrong.append((E / E.sum(axis=1, keepdims=True), keep_hint))
+            E = np.exp(A - A.max(axis=1, keepdims=True))
+            wrong.append((E / E.sum(axis=1)[None, :], keep_hint))
+        for q, hint in wrong:  # recognised by finite numbers only, never by a shared nan or inf
+            value = np.float64(-(Y * np.log(q)).sum() / N)
+            if np.isfinite(q).all() and not np.allclose(q, p, rtol=1e-9, atol=1e-12):
+                grad.append(((q - Y) / N, hint))
+                if np.isfinite(value):
+                    loss.append((value, hint))
+    return loss, grad
+
+
 @guarded("CrossEntropyLoss")
 def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = False) -> None:
     """CrossEntropyLoss: forward(A logits, Y target probabilities) = mean over the
@@ -123,8 +183,10 @@ def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = Fals
         loss, grad = _run(CrossEntropyLoss, "CrossEntropyLoss", A, Y, desc)
         factors = [(float(N), "It is N times too large: average over the batch (divide by N), "
                     "do not sum.")] if N > 1 else []
-        _check_value("CrossEntropyLoss", desc, loss, want, factors, nonfinite_hint=overflow)
-        compare("CrossEntropyLoss.backward", f"dL/dA {desc}", grad, want_grad,
+        loss_mistakes, grad_mistakes = _ce_mistakes(A, Y)
+        _check_value("CrossEntropyLoss", desc, loss, want, factors, nonfinite_hint=overflow,
+                     mistakes=loss_mistakes)
+        compare("CrossEntropyLoss.backward", f"dL/dA {desc}", grad, want_grad, grad_mistakes,
                 factors=factors[:1] and [(float(N), "It is N times too large: backward of a mean "
                                           "over N rows divides (softmax(A) - Y) by N.")],
                 nonfinite_hint=overflow)
@@ -174,8 +236,8 @@ def check_bce(BCELoss: type, seed: int = 0, hard: bool = False) -> None:
         if what.startswith("A with"):
             want, want_grad = _torch_loss(lambda a, y: F.binary_cross_entropy(a, y), A, Y)
             if abs(loss - want) > 1e-6:
-                raise CheckFailure(f"BCELoss.forward: the loss {desc} is {fmt(loss)} but should be "
-                                   f"{fmt(want)} (exact predictions cost nothing). Is eps too large?")
+                raise CheckFailure(f"BCELoss.forward: the loss {desc} is {fmt(loss, want)} but should be "
+                                   f"{fmt(want, loss)} (exact predictions cost nothing). Is eps too large?")
         elif loss < 5.0 or g[0, 0] >= 0 or g[0, 1] <= 0:
             raise CheckFailure(f"BCELoss: {desc} the loss is {fmt(loss)} and dL/dA is "
                                f"{np.array2string(g, precision=4)}; a confident mistake should cost a "

@@ -97,9 +97,10 @@ def _run(Adam: type, p0: list[np.ndarray], coef: list[np.ndarray], steps: int, l
                     hint = text
                     break
             k = int(np.argmax(np.abs(got - want)))
+            g, w = float(got.flat[k]), float(want.flat[k])
             raise CheckFailure(
                 f"Adam.step: with {desc}, after step {t} entry {k} of parameter {i} is "
-                f"{fmt(float(got.flat[k]))} but torch.optim.Adam gives {fmt(float(want.flat[k]))}."
+                f"{fmt(g, w)} but torch.optim.Adam gives {fmt(w, g)}."
                 + (f" {hint}" if hint else "")
                 + ("" if t > 1 or hint else " The very first step is already off: check m, v and the update.")
             )
