@@ -608,3 +608,16 @@ def test_rebuilt_example_other_objects():
     w1.grad = 1.0
     with pytest.raises(CheckFailure, match="from these same Value objects"):
         A.check_rebuilt_example(L, L_new, w1, w2, w3)
+
+
+def test_each_case_earns_its_share_of_the_points(capsys):
+    """Partial credit: a __rsub__ that computes self - other loses only the cases that use it."""
+    assert A.check_sub(fresh_value(), points=1) == 1.0
+    earned = A.check_sub(variant(__rsub__=rsub_wrong_order), points=1)
+    out = capsys.readouterr().out
+    assert 0 < earned < 1, earned
+    assert "FAILED: Value.__sub__ / __rsub__: for c = 2.0 - a" in out and "PARTLY PASSED" in out, out
+    with pytest.raises(CheckFailure, match="no backward"):  # a missing method fails the whole cell
+        Broken = fresh_value()
+        del Broken.backward
+        A.check_sub(Broken, points=1)

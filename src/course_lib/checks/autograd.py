@@ -18,6 +18,7 @@ check, the message names that one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import math
@@ -30,6 +31,7 @@ import torch
 
 from ..problems import HAND_GRADIENTS
 from ._harness import CheckFailure, NotImplementedYet, as_number, call, close, fmt, guarded, passed
+from .partial import score
 
 __all__ = [
     "check_backward",
@@ -303,17 +305,23 @@ def _blame_helpers(Value: type, title: str, case: Case, own: Sequence[str], fail
     return failure
 
 
-def _run_cases(Value: type, title: str, cases: Sequence[Case], own: Sequence[str] = ()) -> None:
+def _run_cases(Value: type, title: str, cases: Sequence[Case], own: Sequence[str] = (),
+               points: float | None = None) -> float | None:
+    """Every case (with ``points``, each earns its share: :mod:`.partial`); a missing method or a
+    backward() that fails its own check fails the whole check."""
     if not isinstance(Value, type):
         raise CheckFailure(f"{title}: expected the class Value itself, got a {type(Value).__name__}.")
     _require_methods(Value, title, ["backward", *own])
     _require_backward(Value, title)
-    for case in cases:
+
+    def run(case: Case) -> None:
         try:
             _check_case(Value, case, upstream=3.0 if case.note == "upstream gradient 3" else None)
         except CheckFailure as failure:
             raise _blame_helpers(Value, title, case, own, failure) from None
-    passed(title, f"{len(cases)} expressions, values and gradients match PyTorch autograd")
+
+    parts = [(case.where(), functools.partial(run, case)) for case in cases]
+    return score(title, parts, points, f"{len(cases)} expressions, values and gradients match PyTorch autograd")
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -427,17 +435,18 @@ def _require_backward(Value: type, title: str) -> None:
 
 
 @guarded("Value.backward")
-def check_backward(Value: type, seed: int = 0, hard: bool = False) -> None:
+def check_backward(Value: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """Part (a): ``backward`` visits nodes in reverse topological order, seeds 1.0
-    and accumulates; tested on graphs built from the given ``+`` and ``-x``."""
+    and accumulates; tested on graphs built from the given ``+`` and ``-x``. With
+    ``points``, each graph earns its share (:mod:`.partial`)."""
     if not isinstance(Value, type):
         raise CheckFailure(f"Value.backward: expected the class Value itself, got a {type(Value).__name__}.")
     _require_methods(Value, "Value.backward", ["backward"])
-    _seed_and_leaf(Value)
     cases = _backward_cases(seed, hard)
-    for case in cases:
-        _check_case(Value, case)
-    passed("Value.backward", f"{len(cases) + 2} graphs, including a diamond and a chain; gradients match PyTorch autograd")
+    parts = [("a lone leaf and the seed 1.0", functools.partial(_seed_and_leaf, Value))]
+    parts += [(case.where(), functools.partial(_check_case, Value, case)) for case in cases]
+    return score("Value.backward", parts, points,
+                 f"{len(cases) + 2} graphs, including a diamond and a chain; gradients match PyTorch autograd")
 
 
 # --------------------------------------------------------------------------
@@ -690,8 +699,8 @@ _CHECKS_OF: dict[str, tuple[str, Callable[[int, bool], list[Case]], tuple[str, .
 
 def _make_check(title: str, cases_for: Callable[[int, bool], list[Case]], part: str, own: tuple[str, ...]):
     @guarded(title)
-    def check(Value: type, seed: int = 0, hard: bool = False) -> None:
-        _run_cases(Value, title, cases_for(seed, hard), own)
+    def check(Value: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
+        return _run_cases(Value, title, cases_for(seed, hard), own, points)
 
     check.__name__ = "check_" + title.split(".")[-1].strip("_")
     check.__doc__ = f"Part ({part}): ``{title}``: values and gradients against PyTorch autograd."

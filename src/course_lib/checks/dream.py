@@ -27,6 +27,7 @@ Two kinds of test:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Any, Callable
@@ -38,6 +39,7 @@ from ..dream import images as I
 from ..dream.hooks import LayerActivation
 from ..dream.models import Classifier
 from ._harness import CheckFailure, call, fmt, guarded, passed
+from .partial import score
 
 __all__ = ["check_gradient_descent", "check_layer_objective", "check_octaves"]
 
@@ -351,20 +353,25 @@ def _real_run(gradient_descent: Callable[..., Any], clf: Classifier, target: int
 
 
 @guarded("gradient_descent")
-def check_gradient_descent(gradient_descent: Any, clf: Classifier, target: int = 7, hard: bool = False) -> None:
+def check_gradient_descent(gradient_descent: Any, clf: Classifier, target: int = 7, hard: bool = False,
+                           points: float | None = None) -> float | None:
     """Exact trajectories on a linear test classifier (direction, zeroed gradients, jitter undone, eval mode,
     weights untouched), each refinement alone and all together on it, then the target class on the real
-    classifier after a fixed budget, with clamping."""
+    classifier after a fixed budget, with clamping. With ``points``, each run earns its share (:mod:`.partial`)."""
     runs = [(0, 5, 0), (1, 4, 3)] + ([(2, 6, 5), (3, 3, 1)] if hard else [])
-    for seed, steps, max_shift in runs:
-        _spy_run(gradient_descent, seed, steps, max_shift, target=seed % 10)
     options = [(10 + k, opts) for k, opts in enumerate(_OPTION_RUNS)]
     options += [(20 + k, opts) for k, opts in enumerate(_OPTION_RUNS_HARD)] if hard else []
-    for seed, opts in options:
-        _option_run(gradient_descent, seed, opts, target=seed % 10)
-    detail = _real_run(gradient_descent, clf, target, steps=40)
-    passed("gradient_descent", f"exact on {len(runs)} linear test cases and on {len(options)} with the refinements "
-                               f"(weight_decay, grad_sigma, blur_sigma, clamp; alone and together); {detail}")
+    details: list[str] = []
+    parts = [(f"a linear test case ({steps} steps, max_shift={max_shift})",
+              functools.partial(_spy_run, gradient_descent, seed, steps, max_shift, target=seed % 10))
+             for seed, steps, max_shift in runs]
+    parts += [(f"a linear test case with {', '.join(f'{k}={v}' for k, v in opts.items()) or 'no options'}",
+               functools.partial(_option_run, gradient_descent, seed, opts, target=seed % 10))
+              for seed, opts in options]
+    parts.append(("the real classifier", lambda: details.append(_real_run(gradient_descent, clf, target, steps=40))))
+    return score("gradient_descent", parts, points,
+                 lambda: f"exact on {len(runs)} linear test cases and on {len(options)} with the refinements "
+                         f"(weight_decay, grad_sigma, blur_sigma, clamp; alone and together); {details[0]}")
 
 
 _OCTAVE_SIZE, _OCTAVE_STEPS, _OCTAVE_LR, _OCTAVE_GREY = 28, 3, 0.2, 0.3
@@ -440,12 +447,13 @@ def _octave_spy_run(dream: Callable[..., Any], seed: int, target: int, octaves: 
 
 
 @guarded("dream")
-def check_octaves(dream: Any, clf: Classifier, target: int = 7) -> None:
+def check_octaves(dream: Any, clf: Classifier, target: int = 7, points: float | None = None) -> float | None:
     """On the linear test classifier: sizes smallest first, each octave starting from the previous octave's
     result, the last result returned. Then ``dream(image, clf, target, octaves=3, scale=1.4, ...)`` on the
-    real classifier returns an image of the input's shape in which the target scores higher."""
-    _octave_spy_run(dream, 30, target=3)
-    for size in (min(clf.size, CHECK_SIZE), min(clf.size, CHECK_SIZE) - 7):
+    real classifier returns an image of the input's shape in which the target scores higher. With ``points``,
+    the test classifier and each real image earn their share (:mod:`.partial`)."""
+
+    def real(size: int) -> None:
         image = I.load_photo("coffee", size, clf.channels)
         out = call("dream", f"dream(image of {size}×{size}, clf, target={target}, octaves=3)", dream, image.clone(),
                    clf, target, octaves=3, scale=1.4, steps=15, lr=clf.lr, clamp=True)
@@ -456,8 +464,13 @@ def check_octaves(dream: Any, clf: Classifier, target: int = 7) -> None:
         rise = (clf.logits(out.detach())[0, target] - clf.logits(image)[0, target]).item()
         if rise < 1.0:
             raise CheckFailure(f"dream: for a {size}×{size} image the target's score rose by only {fmt(rise)}.")
-    passed("dream", "exact octaves on a linear test classifier (smallest first, each from the last result); on "
-                    "the real classifier they return the input's shape and raise the target's score")
+
+    parts = [("the linear test classifier", functools.partial(_octave_spy_run, dream, 30, target=3))]
+    parts += [(f"a {size}×{size} image on the real classifier", functools.partial(real, size))
+              for size in (min(clf.size, CHECK_SIZE), min(clf.size, CHECK_SIZE) - 7)]
+    return score("dream", parts, points, "exact octaves on a linear test classifier (smallest first, each from the "
+                                         "last result); on the real classifier they return the input's shape and "
+                                         "raise the target's score")
 
 
 @guarded("layer objective")

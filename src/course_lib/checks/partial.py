@@ -31,13 +31,15 @@ def whole(failure: CheckFailure) -> CheckFailure:
     return failure
 
 
-def score(title: str, parts: Sequence[Part], points: float | None = None, detail: str = "") -> float | None:
+def score(title: str, parts: Sequence[Part], points: float | None = None,
+          detail: str | Callable[[], str] = "") -> float | None:
     """The check's verdict: without ``points``, every part in turn (the first failure raises) and one
-    ``PASSED`` line with ``detail``; with ``points``, :func:`earn`."""
+    ``PASSED`` line with ``detail`` (or what ``detail()`` says after the parts ran); with ``points``,
+    :func:`earn`."""
     if points is None:
         for _, run in parts:
             run()
-        passed(title, detail)
+        passed(title, detail() if callable(detail) else detail)
         return None
     return earn(title, points, parts)
 
