@@ -876,3 +876,14 @@ def re_pair(message):
     found = re.search(r" is (-?[0-9.e+-]+) but should be (-?[0-9.e+-]+)", message)
     assert found, message
     return found.group(1), found.group(2)
+
+
+def test_forward_and_backward_of_each_shape_earn_their_shares(capsys):
+    """Partial credit: a Linear whose forward is right and whose dLdb is not summed earns the forward half."""
+    assert L.check_linear(R.Linear, points=2) == 2.0
+    earned = L.check_linear(LinearBiasNotSummed, points=2)
+    out = capsys.readouterr().out
+    assert earned == 1.0, out
+    assert "FAILED: Linear: backward for A of shape" in out and "dLdb is not summed over the batch" in out
+    with pytest.raises(CheckFailure):  # nothing right: an error, 0 points
+        L.check_linear(LinearNotImplemented, points=2)

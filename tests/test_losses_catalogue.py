@@ -506,3 +506,12 @@ def test_close_loss_values_print_visibly_different():
     got, rest = text.split(" but should be ")
     want = rest.split(" ")[0].rstrip(".")
     assert got != want and len(got) == len(want), message
+
+
+def test_each_case_and_gradient_earns_its_share(capsys):
+    """Partial credit: an MSE wrong only for batch size 1 and a network whose dW2 alone is wrong."""
+    assert L.check_mse(R["MSELoss"], points=2) == 2.0
+    earned = M.check_regression(edit(reg_with(), dW2=lambda d: 2 * d["dW2"]), points=2)
+    out = capsys.readouterr().out
+    assert 0 < earned < 2 and "FAILED: " in out and "'dW2'" in out, out
+    assert O.check_adam(R["Adam"], points=3) == 3.0

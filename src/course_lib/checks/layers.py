@@ -44,6 +44,7 @@ tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -54,6 +55,7 @@ import torch.nn.functional as F
 
 from ._arrays import NONFINITE, Mistakes, as_array, compare, quiet, same_update, shape_text as _shape
 from ._harness import CheckFailure, call, fmt, guarded, passed
+from .partial import score
 
 __all__ = [
     "check_linear",
@@ -176,13 +178,15 @@ def _linear_cases(seed: int, hard: bool) -> list[tuple[int, int, int]]:
 
 
 @guarded("Linear")
-def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
+def check_linear(Linear: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``Linear(in_features, out_features)``: ``forward`` and ``backward`` (``dLdA``,
-    ``dLdW``, ``dLdb``) against ``torch.nn.functional.linear`` and autograd."""
+    ``dLdW``, ``dLdb``) against ``torch.nn.functional.linear`` and autograd. With
+    ``points``, the forward and the backward of each shape earn their shares (:mod:`.partial`)."""
     rng = np.random.default_rng(seed + 100)
     cases = _linear_cases(seed, hard)
     noted: set[str] = set()
-    for n, cin, cout in cases:
+
+    def made(cin: int, cout: int) -> Any:
         layer = _make("Linear", Linear, cin, cout)
         init = f"after Linear({cin}, {cout})"
         W0 = _attr("Linear.__init__", layer, "W", init + ",")
@@ -197,30 +201,30 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
             raise CheckFailure(
                 f"Linear.__init__: {init}, b has shape {_shape(b_shape)} but should have shape "
                 f"{_shape((cout, 1))}: a column with one bias per output feature, as in MyTorch.")
-        W = np.round(rng.normal(size=(cout, cin)), 3)
-        b = np.round(rng.normal(size=(cout, 1)), 3)
-        A = np.round(rng.normal(size=(n, cin)), 3)
-        G = np.round(rng.normal(size=(n, cout)), 3)
+        return layer
+
+    def forward(n, cin, cout, W, b, A, where, want_Z, check=True) -> Any:
+        layer = made(cin, cout)
         layer.W, layer.b = W.copy(), b.copy()
-        At, Wt, bt = _t(A), _t(W), _t(b)
-        Zt = F.linear(At, Wt, bt.reshape(-1))
-        (Zt * _t(G, False)).sum().backward()
-        where = (f"for A of shape {_shape(A.shape)}{_batch(n)}, W of shape {_shape(W.shape)} "
-                 f"and b of shape {_shape(b.shape)} (seed {seed})")
         Z = _run("Linear.forward", f"{where}, forward(A)", layer.forward, A.copy())
-        _compare("Linear.forward", where, "Z", Z, _np(Zt), [
-            (A @ W.T, "The bias is missing: Z = A · Wᵀ + 1 · bᵀ."),
-            ((A @ W.T + b.T).T, "Z is transposed: it has one row per sample, Z = A · Wᵀ + 1 · bᵀ (N × out)."),
-            (A @ W.T + b.T * n if n > 1 else None, "The bias is added N times."),
-        ])
+        if check:
+            _compare("Linear.forward", where, "Z", Z, want_Z, [
+                (A @ W.T, "The bias is missing: Z = A · Wᵀ + 1 · bᵀ."),
+                ((A @ W.T + b.T).T, "Z is transposed: it has one row per sample, Z = A · Wᵀ + 1 · bᵀ (N × out)."),
+                (A @ W.T + b.T * n if n > 1 else None, "The bias is added N times."),
+            ])
+        return layer
+
+    def backward(n, cin, cout, W, b, A, where, want_Z, G, want) -> None:
+        layer = forward(n, cin, cout, W, b, A, where, want_Z, check=False)
         bwhere = f"{where}, after forward(A) and backward(dLdZ) with dLdZ of shape {_shape(G.shape)}"
         dLdA = _run("Linear.backward", f"{where}, backward(dLdZ)", layer.backward, G.copy())
-        _compare("Linear.backward", bwhere, "the returned dLdA", dLdA, _np(At.grad), [
+        _compare("Linear.backward", bwhere, "the returned dLdA", dLdA, want["A"], [
             ((G @ W).T, "dLdA is transposed: dLdA = dLdZ · W has the shape of A (N × in)."),
             (G @ W / n if n > 1 else None, "dLdA must not be divided by the batch size."),
         ])
         dLdW = _attr("Linear.backward", layer, "dLdW", f"{bwhere},")
-        _compare_grad("Linear.backward", bwhere, "dLdW", dLdW, _np(Wt.grad), "W", noted, [
+        _compare_grad("Linear.backward", bwhere, "dLdW", dLdW, want["W"], "W", noted, [
             (A.T @ G, "dLdW is transposed: dLdW = dLdZᵀ · A has the shape of W (out × in)."),
             (G.T @ A / n if n > 1 else None,
              "dLdW is averaged over the batch: MyTorch's dLdW is the SUM over the batch, dLdZᵀ · A "
@@ -228,7 +232,7 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
             (W, "dLdW equals W: store the gradient, not the weights."),
         ])
         dLdb = _attr("Linear.backward", layer, "dLdb", f"{bwhere},")
-        _compare_grad("Linear.backward", bwhere, "dLdb", dLdb, _np(bt.grad), "b", noted, [
+        _compare_grad("Linear.backward", bwhere, "dLdb", dLdb, want["b"], "b", noted, [
             (G.sum(axis=0), "dLdb has the right numbers but must keep b's column shape (out × 1): "
                             "e.g. dLdZ.sum(axis=0).reshape(-1, 1), or dLdZᵀ · 1."),
             (G, "dLdb is not summed over the batch: dLdb = dLdZᵀ · 1, one number per output feature."),
@@ -239,7 +243,23 @@ def check_linear(Linear: type, seed: int = 0, hard: bool = False) -> None:
             (G.sum(axis=1).reshape(-1, 1) if n == cout else None,
              "dLdb sums over the features (axis=1): sum over the batch (axis=0) instead."),
         ])
-    passed("Linear", f"{len(cases)} shapes including batch size 1; Z, dLdA, dLdW, dLdb match PyTorch autograd")
+
+    parts = []
+    for n, cin, cout in cases:
+        W = np.round(rng.normal(size=(cout, cin)), 3)
+        b = np.round(rng.normal(size=(cout, 1)), 3)
+        A = np.round(rng.normal(size=(n, cin)), 3)
+        G = np.round(rng.normal(size=(n, cout)), 3)
+        At, Wt, bt = _t(A), _t(W), _t(b)
+        Zt = F.linear(At, Wt, bt.reshape(-1))
+        (Zt * _t(G, False)).sum().backward()
+        where = (f"for A of shape {_shape(A.shape)}{_batch(n)}, W of shape {_shape(W.shape)} "
+                 f"and b of shape {_shape(b.shape)} (seed {seed})")
+        want = {"A": _np(At.grad), "W": _np(Wt.grad), "b": _np(bt.grad)}
+        parts += [(f"forward {where}", functools.partial(forward, n, cin, cout, W, b, A, where, _np(Zt))),
+                  (f"backward {where}", functools.partial(backward, n, cin, cout, W, b, A, where, _np(Zt), G, want))]
+    return score("Linear", parts, points,
+                 f"{len(cases)} shapes including batch size 1; Z, dLdA, dLdW, dLdb match PyTorch autograd")
 
 
 # --------------------------------------------------------------------------
@@ -319,30 +339,28 @@ def _forbid(method: str, names: Sequence[str]) -> Iterator[None]:
             setattr(np, name, fn)
 
 
-def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> None:
+def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool, points: float | None = None) -> float | None:
+    """Forward and backward on every input; with ``points``, the forward and the backward of each input
+    earn their shares (:mod:`.partial`)."""
     title = act.name
     layer = _make(title, Cls)
     rng = np.random.default_rng(seed + act.offset + 1)
     cases = _activation_inputs(act, seed, hard)
-    for Z, note in cases:
-        G = np.round(rng.normal(size=Z.shape), 3)
-        Zt = _t(Z)
-        At = act.oracle(Zt)
-        (At * _t(G, False)).sum().backward()
-        want_A, want_dZ = _np(At), _np(Zt.grad)
-        where = f"for Z of shape {_shape(Z.shape)}{note} (seed {seed})"
+    fwd_hint, bwd_hint = act.overflow
 
-        def entry(idx, Z=Z):
-            return f"at Z{list(idx)} = {fmt(float(Z[idx]))}"
-
-        fwd_hint, bwd_hint = act.overflow
+    def forward(Z: np.ndarray, where: str, want_A: np.ndarray, check: bool = True) -> None:
         with _forbid(f"{title}.forward", act.forbidden):
             A = _run(f"{title}.forward", f"{where}, forward(Z)", layer.forward, Z.copy())
+        if check:
+            with quiet():
+                mistakes = _finite_only(act.forward_mistakes(Z))
+            _compare(f"{title}.forward", where, "A", A, want_A, mistakes, entry=_entry(Z),
+                     nonfinite_hint=fwd_hint or NONFINITE)
+
+    def backward(Z: np.ndarray, where: str, want_A: np.ndarray, G: np.ndarray, want_dZ: np.ndarray) -> None:
+        forward(Z, where, want_A, check=False)
         with quiet():
-            fwd_mistakes = _finite_only(act.forward_mistakes(Z))
-            bwd_mistakes = _finite_only(act.backward_mistakes(Z, want_A, G))
-        _compare(f"{title}.forward", where, "A", A, want_A, fwd_mistakes, entry=entry,
-                 nonfinite_hint=fwd_hint or NONFINITE)
+            mistakes = _finite_only(act.backward_mistakes(Z, want_A, G))
         with _forbid(f"{title}.backward", act.forbidden):
             dZ = _run(f"{title}.backward", f"{where}, backward(dLdA)", layer.backward, G.copy())
         accept = []
@@ -353,10 +371,27 @@ def _check_activation(act: _Activation, Cls: type, seed: int, hard: bool) -> Non
                 other[at_kink] = G[at_kink] - want_dZ[at_kink]  # the other one-sided slope (0 <-> 1)
                 accept.append(other)
         _compare(f"{title}.backward", f"{where}, after forward(Z) and backward(dLdA)",
-                 "the returned dLdZ", dZ, want_dZ, bwd_mistakes,
-                 accept=accept, entry=entry, nonfinite_hint=bwd_hint or NONFINITE)
-    passed(title, f"{len(cases)} inputs including batch size 1, ±1000 and {', '.join(fmt(e) for e in act.edges[:2])}, ...;"
-                  f" forward and backward match PyTorch autograd")
+                 "the returned dLdZ", dZ, want_dZ, mistakes,
+                 accept=accept, entry=_entry(Z), nonfinite_hint=bwd_hint or NONFINITE)
+
+    parts = []
+    for Z, note in cases:
+        G = np.round(rng.normal(size=Z.shape), 3)
+        Zt = _t(Z)
+        At = act.oracle(Zt)
+        (At * _t(G, False)).sum().backward()
+        want_A, want_dZ = _np(At), _np(Zt.grad)
+        where = f"for Z of shape {_shape(Z.shape)}{note} (seed {seed})"
+        parts += [(f"forward {where}", functools.partial(forward, Z, where, want_A)),
+                  (f"backward {where}", functools.partial(backward, Z, where, want_A, G, want_dZ))]
+    return score(title, parts, points, f"{len(cases)} inputs including batch size 1, ±1000 and "
+                                       f"{', '.join(fmt(e) for e in act.edges[:2])}, ...; forward and backward "
+                                       f"match PyTorch autograd")
+
+
+def _entry(Z: np.ndarray) -> Callable[[Any], str]:
+    """How a message names an entry of Z."""
+    return lambda idx: f"at Z{list(idx)} = {fmt(float(Z[idx]))}"
 
 
 _MISSING_UPSTREAM = ("The upstream gradient is missing: dLdZ = dLdA ⊙ dA/dZ (multiply by dLdA "
@@ -445,8 +480,8 @@ def _activation_check(name: str):
     act = _ACTIVATIONS[name]
 
     @guarded(name)
-    def check(Cls: type, seed: int = 0, hard: bool = False) -> None:
-        _check_activation(act, Cls, seed, hard)
+    def check(Cls: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
+        return _check_activation(act, Cls, seed, hard, points)
 
     check.__name__ = f"check_{name.lower()}"
     check.__doc__ = (f"``{name}()``: ``forward(Z)`` and ``backward(dLdA)`` element-wise against "
@@ -471,9 +506,10 @@ _SWISH_OVERFLOW_BWD = _overflow_hint("Use the stored S = σ(βZ) (finite, comput
 
 
 @guarded("Swish")
-def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
+def check_swish(Swish: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``Swish()`` with ``beta`` set by the check: ``A = Z σ(βZ)``; ``backward``
-    returns ``dLdZ`` and stores the scalar ``dLdbeta`` (summed over every entry)."""
+    returns ``dLdZ`` and stores the scalar ``dLdbeta`` (summed over every entry).
+    With ``points``, each input earns its share (:mod:`.partial`)."""
     rng = np.random.default_rng(seed + 600)
     c = int(rng.integers(3, 7))
     cases = [
@@ -489,9 +525,10 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
     if not hasattr(layer, "beta"):
         raise CheckFailure("Swish.__init__: after Swish() the layer has no attribute beta. Store the "
                            "learnable parameter as self.beta (1.0 at the start).")
-    for beta, Z, note in cases:
+    drawn = [(beta, Z, note, np.round(rng.normal(size=Z.shape), 3)) for beta, Z, note in cases]
+
+    def case(beta: float, Z: np.ndarray, note: str, G: np.ndarray) -> None:
         layer.beta = beta
-        G = np.round(rng.normal(size=Z.shape), 3)
         Zt, bt = _t(Z), torch.tensor(beta, dtype=torch.float64, requires_grad=True)
         At = Zt * torch.sigmoid(bt * Zt)
         (At * _t(G, False)).sum().backward()
@@ -541,7 +578,10 @@ def check_swish(Swish: type, seed: int = 0, hard: bool = False) -> None:
                                f"should be a single number ({fmt(want)}).{hint}")
         _compare("Swish.backward", bwhere, "dLdbeta", arr.reshape(()), np.float64(want), _finite_only(mistakes),
                  entry=lambda idx: "dLdβ = Σ dLdA ⊙ Z² σ(βZ)(1 − σ(βZ))", nonfinite_hint=_SWISH_OVERFLOW_BWD)
-    passed("Swish", f"{len(cases)} inputs and betas, ±1000 included; A, dLdZ and dLdbeta match PyTorch autograd")
+    parts = [(f"for Z of shape {_shape(Z.shape)}{note} and beta = {fmt(beta)}", functools.partial(case, *args))
+             for args in drawn for beta, Z, note, _ in [args]]
+    return score("Swish", parts, points,
+                 f"{len(cases)} inputs and betas, ±1000 included; A, dLdZ and dLdbeta match PyTorch autograd")
 
 
 # --------------------------------------------------------------------------
@@ -572,14 +612,15 @@ def _softmax_inputs(seed: int, hard: bool) -> list[tuple[np.ndarray, str]]:
 
 
 @guarded("Softmax")
-def check_softmax(Softmax: type, seed: int = 0, hard: bool = False) -> None:
+def check_softmax(Softmax: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``Softmax()``: row-wise, numerically stable ``forward(Z)``; ``backward(dLdA)``
-    through each row's Jacobian ``diag(a) − a aᵀ``, against PyTorch autograd."""
+    through each row's Jacobian ``diag(a) − a aᵀ``, against PyTorch autograd. With
+    ``points``, each input earns its share (:mod:`.partial`)."""
     layer = _make("Softmax", Softmax)
     rng = np.random.default_rng(seed + 701)
-    cases = _softmax_inputs(seed, hard)
-    for Z, note in cases:
-        G = np.round(rng.normal(size=Z.shape), 3)
+    cases = [(Z, note, np.round(rng.normal(size=Z.shape), 3)) for Z, note in _softmax_inputs(seed, hard)]
+
+    def case(Z: np.ndarray, note: str, G: np.ndarray) -> None:
         Zt = _t(Z)
         At = torch.softmax(Zt, dim=1)
         (At * _t(G, False)).sum().backward()
@@ -620,7 +661,9 @@ def check_softmax(Softmax: type, seed: int = 0, hard: bool = False) -> None:
                      (a * (1 - a), _MISSING_UPSTREAM.replace("⊙ dA/dZ (multiply by dLdA element-wise)",
                                                              "· J for each row")),
                  ], entry=entry)
-    passed("Softmax", f"{len(cases)} inputs including batch size 1 and ±1000; A and dLdZ match PyTorch autograd")
+    parts = [(f"for Z of shape {_shape(Z.shape)}{note}", functools.partial(case, Z, note, G)) for Z, note, G in cases]
+    return score("Softmax", parts, points,
+                 f"{len(cases)} inputs including batch size 1 and ±1000; A and dLdZ match PyTorch autograd")
 
 
 # --------------------------------------------------------------------------
@@ -722,10 +765,11 @@ class _TorchSGD:
 
 
 @guarded("SGD")
-def check_sgd(SGD: type, seed: int = 0, hard: bool = False) -> None:
+def check_sgd(SGD: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``SGD(model, lr=..., momentum=...)``, several ``step()`` calls on a model
     with ``.layers`` (each with ``W``, ``b``, ``dLdW``, ``dLdb``), against
-    ``torch.optim.SGD`` (momentum μ, no dampening)."""
+    ``torch.optim.SGD`` (momentum μ, no dampening). With ``points``, each setting earns its share
+    (:mod:`.partial`)."""
     if not isinstance(SGD, type):
         raise CheckFailure(f"SGD: expected the class SGD itself, got a {type(SGD).__name__}. "
                            f"Pass the class, e.g. check(SGD), not an instance.")
@@ -734,7 +778,7 @@ def check_sgd(SGD: type, seed: int = 0, hard: bool = False) -> None:
     if hard:
         settings.append((round(float(rng.uniform(0.01, 0.1)), 3), round(float(rng.uniform(0.5, 0.8)), 2)))
     steps = 5 if hard else 3
-    for lr, mu in settings:
+    def case(lr: float, mu: float) -> None:
         sizes = [(3, 4), (2, 3)] if not hard else [(5, 3), (4, 5), (2, 4)]
         layers = [_ParamLayer(np.round(rng.normal(size=s), 3), np.round(rng.normal(size=(s[0], 1)), 3))
                   for s in sizes]
@@ -761,7 +805,10 @@ def check_sgd(SGD: type, seed: int = 0, hard: bool = False) -> None:
                         mistakes = [m for m in mistakes if "momentum" not in m[1] and "velocity" not in m[1]]
                     _compare("SGD.step", f"for {desc}, after step {k + 1}", f"model.layers[{i}].{name}",
                              got, _np(tparams[idx]), mistakes)
-    passed("SGD", f"{len(settings)} settings (with and without momentum), {steps} steps each; parameters match torch.optim.SGD")
+    parts = [(f"lr={lr}, momentum={mu}", functools.partial(case, lr, mu)) for lr, mu in settings]
+    return score("SGD", parts, points,
+                 f"{len(settings)} settings (with and without momentum), {steps} steps each; parameters match "
+                 "torch.optim.SGD")
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ each column's maximum, a missing ``keepdims``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -25,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from ._arrays import as_scalar, compare, quiet
-from ._harness import CheckFailure, call, fmt, guarded, passed
+from ._harness import CheckFailure, call, fmt, guarded
+from .partial import score
 
 __all__ = ["check_mse", "check_cross_entropy", "check_bce"]
 
@@ -68,12 +70,13 @@ def _shapes(rng: np.random.Generator, hard: bool) -> list[tuple[int, int]]:
 
 # --------------------------------------------------------------------- MSE
 @guarded("MSELoss")
-def check_mse(MSELoss: type, seed: int = 0, hard: bool = False) -> None:
-    """MSELoss: forward = sum((A - Y)**2) / (N*C), backward = dL/dA."""
+def check_mse(MSELoss: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
+    """MSELoss: forward = sum((A - Y)**2) / (N*C), backward = dL/dA. With ``points``, each
+    shape earns its share (:mod:`.partial`)."""
     rng = np.random.default_rng(seed)
-    for N, C in _shapes(rng, hard):
-        A = rng.normal(size=(N, C)) * 2
-        Y = rng.normal(size=(N, C))
+    drawn = [(N, C, rng.normal(size=(N, C)) * 2, rng.normal(size=(N, C))) for N, C in _shapes(rng, hard)]
+
+    def case(N: int, C: int, A: np.ndarray, Y: np.ndarray) -> None:
         desc = f"with A, Y of shape ({N}, {C})"
         want, want_grad = _torch_loss(lambda a, y: F.mse_loss(a, y), A, Y)
         loss, grad = _run(MSELoss, "MSELoss", A, Y, desc)
@@ -89,7 +92,9 @@ def check_mse(MSELoss: type, seed: int = 0, hard: bool = False) -> None:
                          (float(N), "Divide by N*C in backward too, as in forward."),
                          (float(N * C), "Divide by N*C in backward too, as in forward.")],
                 mistakes=[(-want_grad, "The sign is flipped: dL/dA is 2*(A - Y)/(N*C).")])
-    passed("MSELoss", "forward and backward match torch, including batch size 1")
+
+    return score("MSELoss", [(f"A, Y of shape ({N}, {C})", functools.partial(case, *d)) for d in drawn
+                             for N, C, _, _ in [d]], points, "forward and backward match torch, including batch size 1")
 
 
 # ----------------------------------------------------------- cross-entropy
@@ -159,9 +164,11 @@ def _ce_mistakes(A: np.ndarray, Y: np.ndarray) -> tuple[list[tuple[Any, str]], l
 
 
 @guarded("CrossEntropyLoss")
-def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = False) -> None:
+def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = False,
+                        points: float | None = None) -> float | None:
     """CrossEntropyLoss: forward(A logits, Y target probabilities) = mean over the
-    batch of -sum_c Y log softmax(A); backward = (softmax(A) - Y) / N."""
+    batch of -sum_c Y log softmax(A); backward = (softmax(A) - Y) / N. With ``points``,
+    each case earns its share (:mod:`.partial`)."""
     rng = np.random.default_rng(seed)
     cases = []
     for N, C in _shapes(rng, hard):
@@ -176,7 +183,8 @@ def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = Fals
                       ", logits near -1000, soft targets"))
     overflow = ("Overflow: exp of a large logit is inf. Subtract the row maximum before exp "
                 "(log-sum-exp: log sum exp(a) = m + log sum exp(a - m)).")
-    for A, Y, extra in cases:
+
+    def case(A: np.ndarray, Y: np.ndarray, extra: str) -> None:
         N, C = A.shape
         desc = f"with A, Y of shape ({N}, {C}){extra}"
         want, want_grad = _torch_loss(lambda a, y: F.cross_entropy(a, y), A, Y)
@@ -190,20 +198,27 @@ def check_cross_entropy(CrossEntropyLoss: type, seed: int = 0, hard: bool = Fals
                 factors=factors[:1] and [(float(N), "It is N times too large: backward of a mean "
                                           "over N rows divides (softmax(A) - Y) by N.")],
                 nonfinite_hint=overflow)
-    passed("CrossEntropyLoss", "forward and backward match torch, finite for logits of +-1000")
+
+    parts = [(f"A, Y of shape {A.shape}{extra}", functools.partial(case, A, Y, extra)) for A, Y, extra in cases]
+    return score("CrossEntropyLoss", parts, points, "forward and backward match torch, finite for logits of +-1000")
 
 
 # --------------------------------------------------------------------- BCE
 @guarded("BCELoss")
-def check_bce(BCELoss: type, seed: int = 0, hard: bool = False) -> None:
+def check_bce(BCELoss: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """BCELoss: forward(A probabilities, Y in [0, 1]) = mean over all N*C entries of
-    -(Y log A + (1 - Y) log(1 - A)); finite when A is exactly 0 or 1."""
+    -(Y log A + (1 - Y) log(1 - A)); finite when A is exactly 0 or 1. With ``points``,
+    each case earns its share (:mod:`.partial`)."""
     rng = np.random.default_rng(seed)
+    drawn = []
     for N, C in _shapes(rng, hard):
         A = rng.uniform(0.02, 0.98, size=(N, C))
         Y = (rng.random((N, C)) < 0.5).astype(float)
         if hard:
             Y = rng.random((N, C))
+        drawn.append((N, C, A, Y))
+
+    def case(N: int, C: int, A: np.ndarray, Y: np.ndarray) -> None:
         desc = f"with A, Y of shape ({N}, {C})"
         want, want_grad = _torch_loss(lambda a, y: F.binary_cross_entropy(a, y), A, Y)
         loss, grad = _run(BCELoss, "BCELoss", A, Y, desc)
@@ -224,7 +239,8 @@ def check_bce(BCELoss: type, seed: int = 0, hard: bool = False) -> None:
          "A with entries exactly 0 and 1 that equal Y"),
         (np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]), "A = [[0, 1]] and Y = [[1, 0]] (confidently wrong)"),
     ]
-    for A, Y, what in edge:
+
+    def edge_case(A: np.ndarray, Y: np.ndarray, what: str) -> None:
         desc = f"with {what}"
         loss, grad = _run(BCELoss, "BCELoss", A, Y, desc)
         if not np.isfinite(loss):
@@ -242,4 +258,7 @@ def check_bce(BCELoss: type, seed: int = 0, hard: bool = False) -> None:
             raise CheckFailure(f"BCELoss: {desc} the loss is {fmt(loss)} and dL/dA is "
                                f"{np.array2string(g, precision=4)}; a confident mistake should cost a "
                                f"lot (loss > 5) and the gradient should push A towards Y.")
-    passed("BCELoss", "forward and backward match torch, finite for probabilities 0 and 1")
+
+    parts = [(f"A, Y of shape ({N}, {C})", functools.partial(case, N, C, A, Y)) for N, C, A, Y in drawn]
+    parts += [(what, functools.partial(edge_case, A, Y, what)) for A, Y, what in edge]
+    return score("BCELoss", parts, points, "forward and backward match torch, finite for probabilities 0 and 1")

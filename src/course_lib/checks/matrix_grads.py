@@ -20,6 +20,7 @@ used.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,6 +29,7 @@ import torch
 
 from ._arrays import compare
 from ._harness import CheckFailure, call, guarded, passed
+from .partial import score
 
 __all__ = ["CASES", "check_regression", "check_classification_mse",
            "check_classification_bce", "check_relu_tanh", "check_expression_grads", "oracle"]
@@ -154,7 +156,9 @@ def _shape_hints(key: str, B: int, want_shape: tuple[int, ...]):
     return hints
 
 
-def _check(fn: Any, case: NetCase, seed: int, hard: bool) -> None:
+def _check(fn: Any, case: NetCase, seed: int, hard: bool, points: float | None = None) -> float | None:
+    """Every Jacobian and gradient on every size; with ``points``, each key (``dW1``, ...) earns its
+    share over all sizes (:mod:`.partial`)."""
     method = getattr(fn, "__name__", "your function")
     if not callable(fn):
         raise CheckFailure(f"{case.title}: expected a function, got a {type(fn).__name__}.")
@@ -162,21 +166,39 @@ def _check(fn: Any, case: NetCase, seed: int, hard: bool) -> None:
     sizes = [(5, 4, 3, 2), (1, 3, 4, 2)]
     if hard:
         sizes += [(7, 2, 6, 3), (1, 1, 1, 1), (3, 5, 2, 4)]
+    drawn = []
     for B, n, h, K in sizes:
         data = _data(case, rng, B, n, h, K)
         if case.loss is _bce:  # keep yhat away from 0 and 1, where torch clamps
             data = (data[0], data[1], data[2], data[3], data[4] * 0.5, data[5] * 0.5)
-        o = oracle(case, *data)
-        desc = f"with B={B}, n={n}, h={h}, K={K}"
-        got = call(method, f"{method}(X, Y, W1, b1, W2, b2) {desc}", fn, *(np.array(d) for d in data))
-        if not isinstance(got, dict):
-            raise CheckFailure(f"{method}: {desc} it returned a {type(got).__name__}; it should return a "
-                               f"dict with keys {', '.join(KEYS)}.")
-        missing = [k for k in KEYS if k not in got]
-        if missing:
-            raise CheckFailure(f"{method}: the returned dict has no key {missing[0]!r} "
-                               f"(expected keys: {', '.join(KEYS)}).")
-        for key in KEYS:
+        drawn.append(((B, n, h, K), data, oracle(case, *data)))
+    results: dict[int, Any] = {}
+
+    def result(i: int) -> dict:
+        """The student's dict for size i (called once; a failure is kept and raised again)."""
+        if i not in results:
+            (B, n, h, K), data, _ = drawn[i]
+            desc = f"with B={B}, n={n}, h={h}, K={K}"
+            try:
+                got = call(method, f"{method}(X, Y, W1, b1, W2, b2) {desc}", fn, *(np.array(d) for d in data))
+                if not isinstance(got, dict):
+                    raise CheckFailure(f"{method}: {desc} it returned a {type(got).__name__}; it should return a "
+                                       f"dict with keys {', '.join(KEYS)}.")
+                missing = [k for k in KEYS if k not in got]
+                if missing:
+                    raise CheckFailure(f"{method}: the returned dict has no key {missing[0]!r} "
+                                       f"(expected keys: {', '.join(KEYS)}).")
+                results[i] = got
+            except CheckFailure as failure:
+                results[i] = failure
+        if isinstance(results[i], CheckFailure):
+            raise results[i]
+        return results[i]
+
+    def key_part(key: str) -> None:
+        for i, ((B, n, h, K), _, o) in enumerate(drawn):
+            got = result(i)
+            desc = f"with B={B}, n={n}, h={h}, K={K}"
             factors = [(5.0, "It is 5 times too large."), (0.2, "The factor 5 of f = 5 ReLU is missing.")] \
                 if case.f_text == "5 ReLU" else []
             if B > 1:
@@ -184,31 +206,33 @@ def _check(fn: Any, case: NetCase, seed: int, hard: bool) -> None:
             compare(method, f"[{key!r}] ({case.title}) {desc}", got[key], o[key],
                     mistakes=_mistakes(case, key, o, B), shape_hints=_shape_hints(key, B, o[key].shape),
                     factors=factors)
-    passed(f"{method} ({case.title})", "every Jacobian and gradient matches torch autograd")
+
+    return score(f"{method} ({case.title})", [(key, functools.partial(key_part, key)) for key in KEYS], points,
+                 "every Jacobian and gradient matches torch autograd")
 
 
 @guarded("regression network")
-def check_regression(fn: Callable, seed: int = 0, hard: bool = False) -> None:
+def check_regression(fn: Callable, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """f = 5 ReLU, g = identity, loss = mean over the batch of ||yhat - y||^2."""
-    _check(fn, CASES["regression"], seed, hard)
+    return _check(fn, CASES["regression"], seed, hard, points)
 
 
 @guarded("classification network (MSE)")
-def check_classification_mse(fn: Callable, seed: int = 0, hard: bool = False) -> None:
+def check_classification_mse(fn: Callable, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """f = tanh, g = sigmoid, loss = mean over the batch of ||yhat - y||^2."""
-    _check(fn, CASES["classification_mse"], seed, hard)
+    return _check(fn, CASES["classification_mse"], seed, hard, points)
 
 
 @guarded("classification network (BCE)")
-def check_classification_bce(fn: Callable, seed: int = 0, hard: bool = False) -> None:
+def check_classification_bce(fn: Callable, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """f = tanh, g = sigmoid, loss = BCE averaged over all B*K entries."""
-    _check(fn, CASES["classification_bce"], seed, hard)
+    return _check(fn, CASES["classification_bce"], seed, hard, points)
 
 
 @guarded("ReLU / tanh network")
-def check_relu_tanh(fn: Callable, seed: int = 0, hard: bool = False) -> None:
+def check_relu_tanh(fn: Callable, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """f = ReLU, g = tanh, loss = mean over the batch of ||yhat - y||^2."""
-    _check(fn, CASES["relu_tanh"], seed, hard)
+    return _check(fn, CASES["relu_tanh"], seed, hard, points)
 
 
 # ------------------------------------------------ w = (x + y) * (z * o) + z

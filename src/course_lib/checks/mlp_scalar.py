@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ._harness import CheckFailure, as_number, call, close, fmt, guarded, passed
+from .partial import score
 
 __all__ = ["check_perceptron", "check_layer", "check_mlp", "check_zero_grad", "check_trained_classifier"]
 
@@ -557,25 +558,37 @@ def _prepare(net: _Net, cls: Any, Value: type) -> tuple[Any, list[Any], list[flo
     return model, ps, orig
 
 
-def _check_nets(title: str, cls: Any, Value: Any, cases: Sequence[tuple[_Net, list[dict]]],
-                seed: int) -> int:
+def _check_nets(title: str, cls: Any, Value: Any, cases: Sequence[tuple[_Net, list[dict]]], seed: int,
+                points: float | None, detail: Callable[[int], str]) -> float | None:
+    """Every forward and backward pass of ``cases``; with ``points``, each pass earns its share
+    (:mod:`.partial`). The random numbers are drawn first, so they do not depend on what fails."""
     _require_engine(Value, title)
     rng = np.random.default_rng(seed)
-    n = 0
-    for net, runs in cases:
-        model, ps, orig = _prepare(net, cls, Value)
-        for run in runs:
-            Ws, bs, x = _draw(net, rng, run.get("targets"))
-            _run(net, model, Value, ps, Ws, bs, x, run.get("as_values", False), orig)
-            n += 1
-    return n
+    drawn = [(k, net, run, _draw(net, rng, run.get("targets"))) for k, (net, runs) in enumerate(cases) for run in runs]
+    prepared: dict[int, Any] = {}
+
+    def one(k: int, net: _Net, run: dict, numbers: tuple) -> None:
+        if k not in prepared:
+            try:
+                prepared[k] = _prepare(net, cls, Value)
+            except CheckFailure as failure:
+                prepared[k] = failure
+        if isinstance(prepared[k], CheckFailure):
+            raise prepared[k]
+        model, ps, orig = prepared[k]
+        _run(net, model, Value, ps, *numbers, run.get("as_values", False), orig)
+
+    parts = [(f"{net.title}, pass {i + 1}", functools.partial(one, k, net, run, numbers))
+             for i, (k, net, run, numbers) in enumerate(drawn)]
+    return score(title, parts, points, detail(len(parts)))
 
 
 # --------------------------------------------------------------------------
 # Public checks
 # --------------------------------------------------------------------------
 @guarded("Perceptron")
-def check_perceptron(Perceptron: Any, Value: Any, seed: int = 0, hard: bool = False) -> None:
+def check_perceptron(Perceptron: Any, Value: Any, seed: int = 0, hard: bool = False,
+                     points: float | None = None) -> float | None:
     """``Perceptron(nin)`` and ``Perceptron(nin, nonlin=False)``: ``parameters()``
     (``w + [b]``), outputs for positive and negative pre-activations, and every
     gradient, against torch."""
@@ -586,12 +599,13 @@ def check_perceptron(Perceptron: Any, Value: Any, seed: int = 0, hard: bool = Fa
     ]
     if hard:
         cases.append((_perceptron_net(1, True), [{"targets": [0.4]}, {"targets": [-1.1], "as_values": True}]))
-    n = _check_nets("Perceptron", Perceptron, Value, cases, seed)
-    passed("Perceptron", f"{n} forward and backward passes, with and without ReLU, match PyTorch")
+    return _check_nets("Perceptron", Perceptron, Value, cases, seed, points,
+                       lambda n: f"{n} forward and backward passes, with and without ReLU, match PyTorch")
 
 
 @guarded("Layer")
-def check_layer(Layer: Any, Value: Any, seed: int = 0, hard: bool = False) -> None:
+def check_layer(Layer: Any, Value: Any, seed: int = 0, hard: bool = False,
+                points: float | None = None) -> float | None:
     """``Layer(nin, nout)`` (ReLU), ``Layer(nin, nout, nonlin=False)`` and ``nout == 1``
     (a one-item list or a bare Value): outputs and gradients against torch."""
     if hard:
@@ -599,18 +613,19 @@ def check_layer(Layer: Any, Value: Any, seed: int = 0, hard: bool = False) -> No
     else:
         nets = [_layer_net(3, 4, True), _layer_net(3, 2, False), _layer_net(2, 1, True)]
     cases = [(net, [{}, {"as_values": True}]) for net in nets]
-    n = _check_nets("Layer", Layer, Value, cases, seed)
-    passed("Layer", f"{n} forward and backward passes on {len(nets)} layers match PyTorch")
+    return _check_nets("Layer", Layer, Value, cases, seed, points,
+                       lambda n: f"{n} forward and backward passes on {len(nets)} layers match PyTorch")
 
 
 @guarded("MLP")
-def check_mlp(MLP: Any, Value: Any, seed: int = 0, hard: bool = False) -> None:
+def check_mlp(MLP: Any, Value: Any, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
     """``MLP(nin, nouts)``: ReLU hidden layers, a linear last layer, ``parameters()``
     in order; outputs and every gradient against torch."""
     nets = [_mlp_net(4, [6, 5, 3]), _mlp_net(3, [5, 1])] if hard else [_mlp_net(3, [4, 4, 1]), _mlp_net(2, [3, 2])]
     cases = [(net, [{}, {"as_values": True}]) for net in nets]
-    n = _check_nets("MLP", MLP, Value, cases, seed)
-    passed("MLP", f"{n} forward and backward passes on {', '.join(net.title for net in nets)} match PyTorch")
+    return _check_nets("MLP", MLP, Value, cases, seed, points,
+                       lambda n: f"{n} forward and backward passes on {', '.join(net.title for net in nets)} "
+                                 "match PyTorch")
 
 
 @guarded("MLP.zero_grad")

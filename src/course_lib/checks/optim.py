@@ -10,13 +10,15 @@ with its closed form ``lr * (1 - b1) g / (sqrt(1 - b2) |g| + eps)``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import torch
 
 from ._arrays import as_array
-from ._harness import CheckFailure, call, fmt, guarded, passed
+from ._harness import CheckFailure, call, fmt, guarded
+from .partial import score
 
 __all__ = ["check_adam"]
 
@@ -122,8 +124,9 @@ def _check_no_correction(Adam: type) -> None:
 
 
 @guarded("Adam")
-def check_adam(Adam: Any, seed: int = 0, hard: bool = False) -> None:
-    """Adam matches torch.optim.Adam step by step; bias_correction=False switches it off."""
+def check_adam(Adam: Any, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
+    """Adam matches torch.optim.Adam step by step; bias_correction=False switches it off. With
+    ``points``, each setting earns its share (:mod:`.partial`)."""
     if not isinstance(Adam, type):
         raise CheckFailure(f"Adam: expected the class Adam itself, got a {type(Adam).__name__}.")
     rng = np.random.default_rng(seed)
@@ -131,9 +134,11 @@ def check_adam(Adam: Any, seed: int = 0, hard: bool = False) -> None:
     configs = [(0.01, (0.9, 0.999), 1e-8, 6), (0.05, (0.5, 0.9), 1e-8, 6), (0.02, (0.9, 0.99), 0.1, 4)]
     if hard:
         configs += [(0.1, (0.8, 0.99), 1e-6, 25), (0.003, (0.95, 0.9999), 1e-8, 12)]
+    parts = []
     for lr, betas, eps, steps in configs:
         p0 = [rng.normal(size=(3, 2)), rng.normal(size=4)]
         coef = [rng.uniform(0.2, 2.0, size=(3, 2)), rng.uniform(0.2, 2.0, size=4)]
-        _run(Adam, p0, coef, steps, lr, betas, eps)
-    _check_no_correction(Adam)
-    passed("Adam", "every step matches torch.optim.Adam; bias_correction=False works")
+        parts.append((f"lr={lr}, betas={betas}, eps={eps:g}, {steps} steps",
+                      functools.partial(_run, Adam, p0, coef, steps, lr, betas, eps)))
+    parts.append(("bias_correction=False", functools.partial(_check_no_correction, Adam)))
+    return score("Adam", parts, points, "every step matches torch.optim.Adam; bias_correction=False works")
