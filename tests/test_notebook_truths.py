@@ -61,10 +61,22 @@ def test_solution_filled_release_passes_every_test_cell(path: Path, runs):
 
 
 @pytest.mark.parametrize("path", nbrun.params(nbrun.source_notebooks()))
-def test_no_test_cell_ends_in_a_value(path: Path, runs):
-    """nbgrader takes a number that a test cell's last line evaluates to as that
-    cell's (partial) score: a check that returned 0.95 would cost points."""
+def test_a_test_cell_that_shows_a_value_shows_its_full_points(path: Path, runs):
+    """nbgrader takes a number that a test cell's last line evaluates to as that cell's (partial)
+    score: on the solution every such number is the cell's full points (a check that returned 0.95
+    would cost points), and a cell showing something that is not a number shows nothing at all."""
     nb = runs("source", path.name)
-    valued = [nbrun.describe(nb, i) for i, cell in enumerate(nb.cells) if nbmeta.is_autograded_test(cell)
-              and any(out.get("output_type") == "execute_result" for out in cell.get("outputs", []))]
-    assert not valued, f"{path.name}: these test cells show a value (nbgrader would score it): {valued}"
+    wrong = []
+    for i, cell in enumerate(nb.cells):
+        shown = [out for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
+        if not nbmeta.is_autograded_test(cell) or not shown:
+            continue
+        text = shown[0].get("data", {}).get("text/plain", "")
+        points = float(nbmeta.nbgrader(cell)["points"])
+        try:
+            ok = float(text) == points
+        except ValueError:
+            ok = False
+        if not ok:
+            wrong.append(f"{nbrun.describe(nb, i)} shows {text!r}, not its {points:g} points")
+    assert not wrong, f"{path.name}: {wrong}"
