@@ -15,6 +15,10 @@ solution and the weights file notebook 03 saves. Then, each on a fresh copy:
 5. ``course-grade --jobs J --no-feedback --no-guard``: the same as 3 without the
    run-time guard and the signed verdicts, so 3 minus 5 is what they cost.
 
+``--guard-cost R`` measures only that cost, on a busy machine too: R rounds of 3
+then 5 (alternating, so a change in the machine's load hits both alike), and the
+median of each.
+
 Prints students per minute, the wall time per student and the speed-ups.
 Aims (issue 8): course-grade at least 1.8x serial on 2 cores, under 30 s per student.
 """
@@ -108,10 +112,33 @@ def ceiling(template: Path, tmp: Path, jobs: int) -> tuple[float, str]:
     return seconds, "ok" if not bad else f"failed: {bad[0]}"
 
 
+def guard_cost(template: Path, tmp: Path, args) -> int:
+    """Alternate course-grade with and without the guard; print each run and the medians."""
+    base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
+    times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
+    for r in range(args.guard_cost):
+        for label, extra in (("guarded", []), ("unguarded", ["--no-guard"])):
+            course = tmp / f"cost{r}{label}"
+            shutil.copytree(template, course)
+            seconds, proc = timed([*base, *extra], course)
+            flagged = sum(bool(json.loads(p.read_text()).get("findings"))
+                          for p in (course / "grading" / "ps1" / "results").glob("*.json"))
+            times[label].append(seconds)
+            print(f"round {r + 1}, {label}: {seconds:.1f} s for {args.students} students "
+                  f"({seconds / args.students:.1f} s per student; {flagged} flagged) [exit {proc.returncode}]")
+            shutil.rmtree(course, ignore_errors=True)
+    g, u = statistics.median(times["guarded"]), statistics.median(times["unguarded"])
+    print(f"cost of the run-time guard and the signed verdicts: median {g:.1f} s with, {u:.1f} s without: "
+          f"{g - u:+.1f} s ({100 * (g / u - 1):+.1f}%), {(g - u) / args.students:+.1f} s per student")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--guard-cost", type=int, default=0, metavar="R",
+                    help="only the guard's cost: R alternating rounds with and without it")
     args = ap.parse_args()
     print(f"== grading benchmark: {args.students} students x the whole problem set (7 notebooks) ==")
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
@@ -126,6 +153,8 @@ def main() -> int:
         from course_lib.dream.models import load_classifier
 
         load_classifier(prefer="mnist", verbose=False)
+        if args.guard_cost:
+            return guard_cost(template, tmp, args)
         rows = []
         runs = [("serial plain nbgrader (autograde, unconfined)", [str(BIN / "nbgrader"), "autograde", "ps1"]),
                 (f"course-grade --jobs {args.jobs} --no-feedback (confined)",

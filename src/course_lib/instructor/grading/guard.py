@@ -123,16 +123,21 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
         walking.add(me)
         try:
             frame = sys._getframe(3)  # decider <- refuse <- hook <- the audited call's caller
+            generated = None  # the innermost frame of code made at run time ("<string>", a template)
             while frame is not None:
                 name = frame.f_code.co_filename
                 if name.startswith(package):
                     return "course_lib", ""
                 if name.startswith("<frozen importlib"):
                     return None, ""  # a library's own import-time work (matplotlib runs fc-list), not the student's
-                if not name.startswith(trusted) and not name.startswith("<frozen"):
+                if name.startswith("<") and not name.startswith("<frozen"):
+                    # generated code decides as the frames that ran it: a library's import of a module it
+                    # generates (torch's remote-module template) is the library's; a student's exec is the student's
+                    generated = generated or f"{name} line {frame.f_lineno}"
+                elif not name.startswith(trusted) and not name.startswith("<frozen"):
                     return "student", f"{os.path.basename(name)} line {frame.f_lineno}"
                 frame = frame.f_back
-            return None, ""
+            return ("student", generated) if generated else (None, "")
         finally:
             walking.discard(me)
 
