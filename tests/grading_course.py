@@ -72,14 +72,14 @@ HOSTILE_FILES = {
 HOSTILE = (*HOSTILE_CODE, *HOSTILE_EDITS, *HOSTILE_FILES)
 
 
-def make_course(root: Path) -> Path:
-    """``root`` as a course of notebook 01: config, source, gradebook, release."""
+def make_course(root: Path, notebook: str = NOTEBOOK) -> Path:
+    """``root`` as a course of one notebook (01 unless told): config, source, gradebook, release."""
     from course_lib.instructor.grading import course
 
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(nbrun.ROOT / "nbgrader_config.py", root)
     (root / "source_notebooks" / "ps1").mkdir(parents=True, exist_ok=True)
-    shutil.copy(nbrun.SOURCE_DIR / NOTEBOOK, root / "source_notebooks" / "ps1" / NOTEBOOK)
+    shutil.copy(nbrun.SOURCE_DIR / notebook, root / "source_notebooks" / "ps1" / notebook)
     import logging
 
     course.ensure_assignment(root, "ps1", course.db_url(root), logging.getLogger("test"))
@@ -119,13 +119,14 @@ def hostile(root: Path, kind: str, port: int = 9) -> nbformat.NotebookNode | str
     return nb
 
 
-def submit(root: Path, student: str, nb: nbformat.NotebookNode | str, folder: Path | None = None) -> Path:
+def submit(root: Path, student: str, nb: nbformat.NotebookNode | str, folder: Path | None = None,
+           notebook: str = NOTEBOOK) -> Path:
     dest = (folder or root / "submitted") / student / "ps1"
     dest.mkdir(parents=True, exist_ok=True)
     if isinstance(nb, str):
-        (dest / NOTEBOOK).write_text(nb)
+        (dest / notebook).write_text(nb)
     else:
-        nbformat.write(nb, str(dest / NOTEBOOK))
+        nbformat.write(nb, str(dest / notebook))
     return dest
 
 
