@@ -130,9 +130,14 @@ def _process_limit(out) -> bool:
 
 
 def _error_line(cell) -> str:
+    """The cell's error, or for a cell that earned partial credit its first failed case."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             return f"{out.get('ename', '')}: {str(out.get('evalue', ''))[:160]}"
+    for out in cell.get("outputs", []):
+        failed = [line for line in str(out.get("text", "")).splitlines() if line.startswith("FAILED: ")]
+        if out.get("output_type") == "stream" and failed:
+            return f"partial credit; {len(failed)} case(s) failed, e.g. {failed[0][len('FAILED: '):][:160]}"
     return ""
 
 
