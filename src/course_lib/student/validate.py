@@ -34,6 +34,8 @@ from .errors import SubmitError
 
 #: The nbgrader release the course grades with (pyproject's ``grading`` extra).
 NBGRADER_VERSION = "0.9.6"
+#: What a test cell that earned only part of its points (no error) says.
+PARTIAL = "earned only part of its points: run it and read its FAILED lines, one per case that is wrong"
 #: Seconds one cell may run, as ``Execute.timeout`` in the course's nbgrader_config.py.
 CELL_TIMEOUT = 300
 #: Modules nbgrader's validator imports, and the pip package of each (installed on Colab when missing).
@@ -234,7 +236,8 @@ def validate_notebook(path: Path | str, timeout: int = CELL_TIMEOUT, validator: 
             if utils.determine_grade(cell, log)[0] == 0:
                 problems.append((index, CellProblem(gid, "unanswered", UNANSWERED, points)))
         elif failed and failed[0]["source"] == cell.source.strip():  # results come in cell order
-            problems.append((index, CellProblem(gid, "failed", _clean(failed.pop(0).get("raw_error", "")), points)))
+            error = _clean(failed.pop(0).get("raw_error", "")) or PARTIAL  # no error: partial credit
+            problems.append((index, CellProblem(gid, "failed", error, points)))
     report.problems = [p for _, p in sorted(problems, key=lambda t: t[0])] + report.problems
     if any(p.kind == "edited" for p in report.problems):
         report.status = "edited"
