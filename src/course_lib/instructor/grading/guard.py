@@ -26,8 +26,8 @@ is being imported):
   a check may resume); a generator's or coroutine's frame; the defaults of
   ``course_lib``'s functions (:func:`.verdict.run` keeps its references there).
 
-**Restores** what a test cell relies on, before every ``exec`` and before a
-test cell's verdict is signed (:mod:`.verdict`) (IPython runs
+**Restores** what a test cell relies on, before every cell, before a test cell's
+body and before its verdict is signed (:mod:`.verdict`) (IPython runs
 each cell with ``exec``): the names bound in ``course_lib``'s modules, the
 built-ins, numpy's and torch's main namespaces, IPython's and ipykernel's
 classes (how a failing cell is reported), the IPython shell's error display
@@ -325,17 +325,22 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
         if walking and thread() in walking:
             return
         if event == "exec":
+            code = args[0] if args else None
+            name = getattr(code, "co_filename", "") if code is not None else ""
             if state["snapshot"] is None:
                 # the first cell (the locked setup cell): the shell is set up, no student code ran yet
-                code = args[0] if args else None
-                name = getattr(code, "co_filename", "") if code is not None else ""
                 if not name or name.startswith(trusted) or name.startswith("<frozen"):
                     return
                 state["snapshot"] = take_snapshot()
             if state["shell"] is None:
                 state["shell"] = shell_snapshot()
-            restore()
-            add_modules(state["snapshot"])
+            # once per cell (IPython execs each top-level statement: a cell's statements share its file)
+            # and before a test cell's body (verdict.run), not for every exec a library does
+            new_cell = name != state.get("cell") and not name.startswith(trusted) and not name.startswith("<")
+            if new_cell or name.startswith("<test cell "):
+                state["cell"] = name
+                restore()
+                add_modules(state["snapshot"])
         elif event == "object.__setattr__":
             obj, name = args[0], args[1]
             if name == "__code__" or (name in code_setters and owned(obj)) or (
