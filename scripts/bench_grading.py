@@ -16,8 +16,8 @@ solution and the weights file notebook 03 saves. Then, each on a fresh copy:
    run-time guard and the signed verdicts, so 3 minus 5 is what they cost.
 
 ``--guard-cost R`` measures only that cost, on a busy machine too: R rounds of 3
-then 5 (alternating, so a change in the machine's load hits both alike), and the
-median of each.
+and 5, in turns ABBA (a change in the machine's load, and the first run of a round
+paying for cold caches, hit both alike), and the median of each.
 
 Prints students per minute, the wall time per student and the speed-ups.
 Aims (issue 8): course-grade at least 1.8x serial on 2 cores, under 30 s per student.
@@ -117,7 +117,8 @@ def guard_cost(template: Path, tmp: Path, args) -> int:
     base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
     times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
     for r in range(args.guard_cost):
-        for label, extra in (("guarded", []), ("unguarded", ["--no-guard"])):
+        order = (("guarded", []), ("unguarded", ["--no-guard"]))
+        for label, extra in order if r % 2 == 0 else order[::-1]:  # ABBA: the first run of a round pays more
             course = tmp / f"cost{r}{label}"
             shutil.copytree(template, course)
             seconds, proc = timed([*base, *extra], course)
