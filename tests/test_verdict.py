@@ -112,3 +112,17 @@ def test_a_report_about_a_cell_that_is_not_a_test_is_a_finding():
                                            _line(2, 1, "start"), _line(3, 1, "pass")])
     assert determine_grade(cell) == (2, 2)
     assert any("code cell 1, which is not a test cell" in f for f in findings), findings
+
+
+def test_a_wrapped_test_cell_echoed_by_student_code_is_redacted():
+    """The grader sends a test cell as a Python string (hidden tests inside); student code that prints
+    it (``In[-1]``, a callback echoing the raw cell) must not carry a hidden line past the redaction
+    of the feedback, whichever quotes ``repr`` picks."""
+    from course_lib.instructor.hide_hidden_tests import PLACEHOLDER, redact
+
+    hidden = {"assert x == 'a' and y == \"b\"", "check_mul(Value, seed=hidden_seed(2026), hard=True)"}
+    for body in ("check(a)\ncheck_mul(Value, seed=hidden_seed(2026), hard=True)\n",
+                 "check(a)\nassert x == 'a' and y == \"b\"\n"):
+        echoed = f"print: {verdict.wrap(3, body)}"
+        assert redact(echoed, hidden) == PLACEHOLDER, echoed
+    assert redact("check(a) is fine", hidden) == "check(a) is fine"

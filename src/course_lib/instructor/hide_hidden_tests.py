@@ -38,8 +38,13 @@ def _without_hidden(source: str) -> str:
 
 
 def redact(text: str, secrets: set[str]) -> str:
-    """``text`` with every line that contains one of ``secrets`` replaced by :data:`PLACEHOLDER`."""
-    return "\n".join(PLACEHOLDER if any(s in line for s in secrets) else line for line in text.split("\n"))
+    """``text`` with every line that contains one of ``secrets`` replaced by :data:`PLACEHOLDER`, also
+    when it quotes it as Python writes it in a string (a test cell's source as the grader sends it,
+    :func:`..grading.verdict.wrap`, echoed by student code)."""
+    escaped = {s.replace("\\", "\\\\") for s in secrets}
+    quoted = {e.replace(q, "\\" + q) for e in escaped for q in "'\""} | escaped
+    return "\n".join(PLACEHOLDER if any(s in line for s in secrets | quoted) else line
+                     for line in text.split("\n"))
 
 
 class HideHiddenTests(Preprocessor):
