@@ -621,3 +621,8 @@ def test_each_case_earns_its_share_of_the_points(capsys):
         Broken = fresh_value()
         del Broken.backward
         A.check_sub(Broken, points=1)
+
+
+def test_each_check_is_named_after_its_method():
+    assert [c.__name__ for c in A._ALL] == ["check_backward", "check_mul", "check_sub", "check_pow", "check_truediv",
+                                           "check_relu", "check_sigmoid", "check_tanh"]

@@ -702,7 +702,7 @@ def _make_check(title: str, cases_for: Callable[[int, bool], list[Case]], part: 
     def check(Value: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
         return _run_cases(Value, title, cases_for(seed, hard), own, points)
 
-    check.__name__ = "check_" + title.split(".")[-1].strip("_")
+    check.__name__ = check.__qualname__ = "check_" + own[0].strip("_")
     check.__doc__ = f"Part ({part}): ``{title}``: values and gradients against PyTorch autograd."
     for name in own:
         _CHECKS_OF[name] = (title, cases_for, own)
