@@ -15,6 +15,13 @@ solution and the weights file notebook 03 saves. Then, each on a fresh copy:
 5. ``course-grade --jobs J --no-feedback --no-guard``: the same as 3 without the
    run-time guard and the signed verdicts, so 3 minus 5 is what they cost.
 
+``--breakdown`` grades one solved and one blank student (``--jobs 1``) and prints, per
+notebook, where the time goes: nbgrader's work before the kernel, the kernel's start
+(sandbox, Python, the guard, the preloaded checks), the setup cell (imports), the
+notebook's own cells, the test cells (the floor), the gaps between cells, and what
+follows the last cell (shutdown, the verdicts, saving the grades); then the tamper
+scan and the feedback pages per student.
+
 ``--guard-cost R`` measures only that cost, on a busy machine too: R rounds of 3
 and 5, in turns ABBA (a change in the machine's load, and the first run of a round
 paying for cold caches, hit both alike), and the median of each.
@@ -29,12 +36,14 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,6 +121,78 @@ def ceiling(template: Path, tmp: Path, jobs: int) -> tuple[float, str]:
     return seconds, "ok" if not bad else f"failed: {bad[0]}"
 
 
+PHASES = ("nbgrader before", "kernel start", "setup cell", "own cells", "test cells", "between cells", "after")
+
+
+def _stamp(text: str) -> float:
+    """Seconds since the epoch of a log line's time (local) or nbclient's ISO time (UTC, 'Z')."""
+    if text.endswith("Z"):
+        return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def phases(log: str, autograded: Path) -> dict[str, dict[str, float]]:
+    """``{notebook: {phase: seconds}}`` from a worker's log and the autograded notebooks' cell timings."""
+    from course_lib.instructor import nbmeta
+
+    events = [(_stamp(m.group(1)), line) for line in log.splitlines()
+              if (m := re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \[", line))]
+    starts = [(t, re.search(r"/([^/]+)\.ipynb", line).group(1)) for t, line in events if "Sanitizing" in line]
+    out = {}
+    for i, (t0, name) in enumerate(starts):
+        t_end = starts[i + 1][0] if i + 1 < len(starts) else events[-1][0]
+        t_exec = next((t for t, line in events if t >= t0 and "Converting notebook" in line
+                       and "/autograded/" in line and f"/{name}.ipynb" in line), t0)
+        path = autograded / f"{name}.ipynb"
+        if not path.is_file():
+            continue
+        cells = [(c, c.metadata.get("execution", {})) for c in nbformat.read(path, as_version=4).cells
+                 if c.cell_type == "code"]
+        spans = [(c, _stamp(m["iopub.status.busy"]), _stamp(m["iopub.status.idle"])) for c, m in cells
+                 if "iopub.status.busy" in m and "iopub.status.idle" in m]
+        if not spans:
+            continue
+        first, last = spans[0][1], spans[-1][2]
+        setup = spans[0][2] - spans[0][1]
+        tests = sum(b - a for c, a, b in spans if nbmeta.is_autograded_test(c))
+        own = sum(b - a for c, a, b in spans[1:] if not nbmeta.is_autograded_test(c))
+        out[name] = {"nbgrader before": t_exec - t0, "kernel start": first - t_exec, "setup cell": setup,
+                     "own cells": own, "test cells": tests, "between cells": (last - first) - setup - own - tests,
+                     "after": t_end - last}
+    return out
+
+
+def breakdown(template: Path, tmp: Path) -> int:
+    """Where the time of one solved and one blank student goes (see the module's docstring)."""
+    from course_lib.instructor import tamper
+
+    course = tmp / "breakdown"
+    shutil.copytree(template, course)
+    solved = sorted(p.name for p in (course / "submitted").iterdir())[0]
+    for extra in sorted(p.name for p in (course / "submitted").iterdir())[1:]:
+        shutil.rmtree(course / "submitted" / extra)
+    shutil.copytree(course / "release" / "ps1", course / "submitted" / "blank" / "ps1")
+    seconds, proc = timed([str(BIN / "course-grade"), "submitted", "--jobs", "1", "--no-feedback", "--quiet"], course)
+    print(f"course-grade --jobs 1 --no-feedback, one solved and one blank student: {seconds:.1f} s "
+          f"[exit {proc.returncode}]")
+    for student in (solved, "blank"):
+        log = (course / "grading" / "ps1" / "logs" / f"{student}.log").read_text()
+        table = phases(log, course / "autograded" / student / "ps1")
+        print(f"\n{student}: seconds per notebook and phase")
+        print(f"{'notebook':22s}" + "".join(f"{p:>16s}" for p in PHASES) + f"{'total':>10s}")
+        for name, row in table.items():
+            print(f"{name:22s}" + "".join(f"{row[p]:16.2f}" for p in PHASES) + f"{sum(row.values()):10.2f}")
+        sums = {p: sum(row[p] for row in table.values()) for p in PHASES}
+        print(f"{'all':22s}" + "".join(f"{sums[p]:16.2f}" for p in PHASES) + f"{sum(sums.values()):10.2f}")
+        t0 = time.perf_counter()
+        tamper.scan_submission(course / "submitted" / student / "ps1", course / "source_notebooks" / "ps1")
+        print(f"{student}: tamper scan {time.perf_counter() - t0:.2f} s; the floor (test cells alone) "
+              f"{sums['test cells']:.1f} s of {sum(sums.values()):.1f} s in the notebooks")
+    feedback, proc = timed([str(BIN / "course-grade"), "feedback"], course)
+    print(f"feedback pages for both students (course-grade feedback): {feedback:.1f} s [exit {proc.returncode}]")
+    return 0
+
+
 def guard_cost(template: Path, tmp: Path, args) -> int:
     """Alternate course-grade with and without the guard; print each run and the medians."""
     base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
@@ -138,6 +219,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--breakdown", action="store_true", help="where the time of one solved and one blank student goes")
     ap.add_argument("--guard-cost", type=int, default=0, metavar="R",
                     help="only the guard's cost: R alternating rounds with and without it")
     args = ap.parse_args()
@@ -154,6 +236,8 @@ def main() -> int:
         from course_lib.dream.models import load_classifier
 
         load_classifier(prefer="mnist", verbose=False)
+        if args.breakdown:
+            return breakdown(template, tmp)
         if args.guard_cost:
             return guard_cost(template, tmp, args)
         rows = []
