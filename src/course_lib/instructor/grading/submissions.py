@@ -52,12 +52,14 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from ...ids import BAD_ID, clean_id  # noqa: F401  (clean_id: used here, and by late.py from here)
+
 MAX_FILES = 500
 MAX_BYTES = 500 << 20
 MAX_NAME = 255     # bytes in one file or folder name (POSIX NAME_MAX)
 MAX_PATH = 1024    # bytes in a path inside a submission (copies stay far below PATH_MAX)
 MAX_DEPTH = 16     # folders inside folders
-_BAD_ID = re.compile(r"[^A-Za-z0-9._@-]+")
+_BAD_ID = BAD_ID
 TIMES_CSV = "submission_times.csv"
 TIMESTAMP = "timestamp.txt"  # nbgrader's name for the submission time of a folder
 LITTER = (".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store", "__MACOSX")
@@ -67,12 +69,6 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC  # a FIFO swapped in cannot block
-
-
-def clean_id(name: str) -> str:
-    """``name`` with runs of characters outside ``A-Za-z0-9._@-`` made ``_``, no leading or
-    trailing ``.``/``_`` (the rule course-submit names its zip with, too); may be empty."""
-    return _BAD_ID.sub("_", str(name).strip()).strip("._")
 
 
 def student_id(name: str, assignment: str) -> str:
