@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import nbmeta
 from .checks._harness import CheckFailure, StudentTimeout, time_budget
 
 __all__ = ["EngineCell", "engine_cells", "load_cells", "load_value", "run_cells", "select_cells"]
@@ -116,8 +117,8 @@ def select_cells(path: str | os.PathLike, grade_ids: Sequence[str] = (),
     for index, cell in enumerate(_read_cells(Path(path))):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        meta = cell.get("metadata") or {}
-        grade_id = (meta.get("nbgrader") or {}).get("grade_id")
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        grade_id = nbmeta.grade_id(cell)
         cell_tags = meta.get("tags") or []
         if grade_id in grade_ids or any(t in cell_tags for t in tags):
             out.append(EngineCell(grade_id or f"cell {index + 1}", index, _source(cell)))

@@ -22,23 +22,20 @@ nbgrader's.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import OverwriteCells as _NbgraderOverwriteCells
 
-
-def _grade_id(cell: Any) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+from .. import nbmeta
 
 
 class OverwriteCells(_NbgraderOverwriteCells):
     """Drop-in for ``nbgrader.preprocessors.OverwriteCells`` (same config)."""
 
     def preprocess_cell(self, cell, resources, cell_index):
-        gid = _grade_id(cell)
+        gid = nbmeta.grade_id(cell)
         if gid is not None:
-            meta = cell.metadata.nbgrader
+            meta = nbmeta.nbgrader(cell)
             for flag, find in (("grade", self.gradebook.find_graded_cell),
                                ("solution", self.gradebook.find_solution_cell)):
                 try:
@@ -62,7 +59,7 @@ class OverwriteCells(_NbgraderOverwriteCells):
         for k, name in enumerate(order):
             if name not in graded:
                 continue
-            where = {_grade_id(c): i for i, c in enumerate(nb.cells) if _grade_id(c)}
+            where = {nbmeta.grade_id(c): i for i, c in enumerate(nb.cells) if nbmeta.grade_id(c)}
             if name in where:
                 continue
             self.log.warning("Missing grade cell %s encountered, adding to notebook", name)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import nbmeta
 from . import stamp, student_repo
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,7 +85,7 @@ def sync(notebooks: list[Path], config: Path | str = student_repo.CONFIG) -> lis
     changed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
-        cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == SETUP_GRADE_ID]
+        cells = [c for c in nb.cells if nbmeta.grade_id(c) == SETUP_GRADE_ID]
         if len(cells) != 1:
             raise ValueError(f"{path}: expected exactly one cell with grade_id '{SETUP_GRADE_ID}'")
         if cells[0].source != want or stamp.released_version(nb) != version:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import nbmeta
 from .errors import SubmitError
 
 #: The nbgrader release the course grades with (pyproject's ``grading`` extra).
@@ -132,7 +133,7 @@ def notebook_problem(path: Path) -> tuple[Any, str | None]:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds
         return None, f"{path.name} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})"
-    if not any("nbgrader" in c.get("metadata", {}) for c in nb.cells):
+    if not any(nbmeta.nbgrader(c) for c in nb.cells):
         return None, (f"{path.name} has lost its nbgrader cells (its cells carry no nbgrader metadata), so the "
                       f"grader cannot find your answers or its tests")
     return nb, None
@@ -181,7 +182,7 @@ def _edited_cells(nb: Any) -> list[CellProblem]:
 
     problems = []
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbmeta.nbgrader(cell)
         gid = meta.get("grade_id", "?")
         if meta.get("cell_type") and meta["cell_type"] != cell.cell_type:
             problems.append(CellProblem(gid, "type changed", f"{meta['cell_type']} -> {cell.cell_type}"))
@@ -230,7 +231,7 @@ def validate_notebook(path: Path | str, timeout: int = CELL_TIMEOUT, validator: 
     for index, cell in enumerate(nb.cells):
         if not utils.is_grade(cell):
             continue
-        gid, points = cell.metadata.nbgrader.get("grade_id", "?"), float(cell.metadata.nbgrader.get("points", 0))
+        gid, points = nbmeta.grade_id(cell) or "?", float(nbmeta.nbgrader(cell).get("points", 0) or 0)
         if cell.cell_type == "markdown":
             # nbgrader's rule: a written answer whose checksum is still the release's is empty
             if utils.determine_grade(cell, log)[0] == 0:

@@ -1,0 +1,143 @@
+"""Read nbgrader's cell metadata and delimited regions (nbformat only).
+
+A cell's nbgrader metadata (schema version 3) is ``cell.metadata.nbgrader``:
+
+==========================  =====  ========  ======  ======
+kind                        grade  solution  locked  points
+==========================  =====  ========  ======  ======
+solution (code)             False  True      False   --
+autograded test (code)      True   False     True    N
+written answer (markdown)   True   True      False   N
+given, read-only            False  False     True    --
+==========================  =====  ========  ======  ======
+
+Regions are delimited by lines that contain ``BEGIN SOLUTION`` / ``END
+SOLUTION`` and ``BEGIN HIDDEN TESTS`` / ``END HIDDEN TESTS`` (nbgrader matches
+the text anywhere in the line, so ``### BEGIN SOLUTION`` indented inside a
+function counts).
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+BEGIN_SOLUTION = "BEGIN SOLUTION"
+END_SOLUTION = "END SOLUTION"
+BEGIN_HIDDEN_TESTS = "BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "END HIDDEN TESTS"
+
+
+def nbgrader(cell: NotebookNode) -> dict[str, Any]:
+    """The cell's nbgrader metadata (the notebook's own dict), ``{}`` for a plain cell, or for a
+    cell whose metadata is not a mapping (a notebook a student's editor broke)."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    """The cell's nbgrader ``grade_id``, None for a plain cell."""
+    return nbgrader(cell).get("grade_id")
+
+
+def is_solution(cell: NotebookNode) -> bool:
+    """A cell the student edits (code solution or written answer)."""
+    return bool(nbgrader(cell).get("solution", False))
+
+
+def is_grade(cell: NotebookNode) -> bool:
+    """A cell that carries points (autograded test or written answer)."""
+    return bool(nbgrader(cell).get("grade", False))
+
+
+def is_locked(cell: NotebookNode) -> bool:
+    return bool(nbgrader(cell).get("locked", False))
+
+
+def is_autograded_test(cell: NotebookNode) -> bool:
+    """A code cell that nbgrader scores by running it: graded, not a solution."""
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+def is_manual_answer(cell: NotebookNode) -> bool:
+    """A written answer graded by a person: graded and a solution."""
+    return is_grade(cell) and is_solution(cell)
+
+
+def points(cell: NotebookNode) -> float:
+    """Points of a graded cell, 0 for any other."""
+    return float(nbgrader(cell).get("points", 0) or 0) if is_grade(cell) else 0.0
+
+
+def read(nb_or_path: NotebookNode | str | Any) -> NotebookNode:
+    """A notebook from a path, or a deep copy of a notebook node."""
+    if isinstance(nb_or_path, NotebookNode):
+        return copy.deepcopy(nb_or_path)
+    return nbformat.read(str(nb_or_path), as_version=4)
+
+
+def source_lines(cell: NotebookNode) -> list[str]:
+    src = cell.get("source", "")
+    if isinstance(src, list):  # unnormalised JSON
+        src = "".join(src)
+    return src.split("\n")
+
+
+def _regions(lines: list[str], begin: str, end: str) -> Iterator[tuple[int, int]]:
+    """(first, last) line indices of each delimited region, delimiters excluded."""
+    start = None
+    for i, line in enumerate(lines):
+        if begin in line:
+            start = i + 1
+        elif end in line and start is not None:
+            yield start, i - 1
+            start = None
+
+
+def region_lines(cell: NotebookNode, begin: str, end: str) -> list[str]:
+    """The lines inside the cell's ``begin`` ... ``end`` regions."""
+    lines = source_lines(cell)
+    return [line for a, b in _regions(lines, begin, end) for line in lines[a:b + 1]]
+
+
+def solution_lines(cell: NotebookNode) -> list[str]:
+    return region_lines(cell, BEGIN_SOLUTION, END_SOLUTION)
+
+
+def hidden_test_lines(cell: NotebookNode) -> list[str]:
+    return region_lines(cell, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)
+
+
+def outside_region_lines(cell: NotebookNode) -> list[str]:
+    """The lines of the cell outside every solution and hidden-test region."""
+    lines = source_lines(cell)
+    inside: set[int] = set()
+    for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS)):
+        for a, b in _regions(lines, begin, end):
+            inside.update(range(a - 1, b + 2))  # the delimiters too
+    return [line for i, line in enumerate(lines) if i not in inside]
+
+
+def has_solution_region(cell: NotebookNode) -> bool:
+    return any(BEGIN_SOLUTION in line for line in source_lines(cell))
+
+
+def without_solution_delimiters(source: str) -> str:
+    """The source with its ``BEGIN/END SOLUTION`` lines removed, answers kept."""
+    return "\n".join(
+        line for line in source.split("\n")
+        if BEGIN_SOLUTION not in line and END_SOLUTION not in line
+    )
+
+
+def strip_outputs(nb: NotebookNode) -> NotebookNode:
+    """Remove outputs and execution counts in place; returns ``nb``."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
