@@ -17,28 +17,22 @@ import threading
 import traceback
 from typing import Any, Callable, Iterator, TypeVar
 
+from ..errors import PlainError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Seconds a single call into student code may take before it is stopped.
 CALL_BUDGET_S = 15.0  # generous: a first import of a heavy module (scipy.stats) inside student code counts
 
 
-class CheckFailure(AssertionError):
+class CheckFailure(PlainError, AssertionError):
     """A check found a mistake. The message says what, where and why.
 
     It is an ``AssertionError`` so nbgrader and pytest count it as a failed
     test. In Jupyter only the message is shown, not course_lib's traceback.
     """
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def _render_traceback_(self) -> list[str]:  # IPython hook: message only
-        return ["CHECK FAILED", *self.message.splitlines()]
+    heading = "CHECK FAILED"
 
 
 class NotImplementedYet(CheckFailure):

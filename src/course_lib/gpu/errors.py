@@ -1,23 +1,15 @@
 """What goes wrong with a kernel, said so that a student can act on it."""
 from __future__ import annotations
 
+from ..errors import PlainError
 
-class GpuError(Exception):
+
+class GpuError(PlainError):
     """A kernel could not be compiled or launched, or misbehaved in checked mode.
 
     In Jupyter only the message shows, not course_lib's traceback."""
 
     heading = "GPU PROBLEM"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def _render_traceback_(self) -> list[str]:  # IPython hook
-        return [self.heading, *self.message.splitlines()]
 
 
 class CompileError(GpuError):
