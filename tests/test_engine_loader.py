@@ -144,7 +144,7 @@ def test_a_wrong_engine_is_refused_first_and_clearly(tmp_path):
         load_value(folder=tmp_path)
     text = str(info.value)
     assert text.startswith("Your Value from 02_autograd.ipynb does not pass its own checks yet: Value.__mul__")
-    assert text.endswith("Fix notebook 02 first.")
+    assert text.endswith("Fix notebook 02 first: save it, then run load_value() again and this cell.")
     assert load_value(folder=tmp_path, check=False, quiet=True)  # loading alone still works
 
 

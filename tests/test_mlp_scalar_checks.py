@@ -498,3 +498,14 @@ def test_trained_classifier_faults_are_named(case, phrase):
         Value = None
     with pytest.raises(CheckFailure, match=phrase):
         M.check_trained_classifier(model, X, y, losses, Value)
+
+
+def test_a_broken_engine_is_refused_with_the_loaders_own_words():
+    """One validation of the student's Value, one wording: the checks of notebook 03 say what
+    load_value() says."""
+    from course_lib.checks.autograd import engine_refusal
+
+    Broken = variant(__mul__=mul_no_chain)
+    with pytest.raises(CheckFailure) as info:
+        M.check_perceptron(SimpleNamespace(), Broken)
+    assert str(info.value) == f"Perceptron: the network is built on your Value. {engine_refusal(Broken)}"

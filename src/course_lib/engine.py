@@ -233,14 +233,11 @@ def load_value(
             f"(found {type(Value).__name__}). Was class Value renamed?"
         )
     if check:
-        from .checks.autograd import engine_problem
+        from .checks.autograd import engine_refusal
 
-        message = engine_problem(Value)
+        message = engine_refusal(Value, path.name)
         if message is not None:
-            raise CheckFailure(
-                f"Your Value from {path.name} does not pass its own checks yet: {message}. "
-                f"Fix notebook 02 first."
-            )
+            raise CheckFailure(message)
     if not quiet:
         status = "it passes notebook 02's checks" if check else "not checked"
         print(f"Loaded your Value from {path.name} ({len(cells)} cells; {status}).")

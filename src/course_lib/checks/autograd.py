@@ -45,6 +45,7 @@ __all__ = [
     "check_rebuilt_example",
     "check_engine",
     "engine_problem",
+    "engine_refusal",
 ]
 
 RTOL, ATOL = 1e-6, 1e-9
@@ -736,6 +737,16 @@ def engine_problem(Value: type) -> str | None:
     except CheckFailure as failure:
         return failure.message.rstrip().rstrip(".")
     return None
+
+
+def engine_refusal(Value: type, notebook: str = "02_autograd.ipynb") -> str | None:
+    """The one message for a later notebook built on a ``Value`` that fails notebook 02's
+    checks (:func:`engine_problem`), or None when it passes."""
+    problem = engine_problem(Value)
+    if problem is None:
+        return None
+    return (f"Your Value from {notebook} does not pass its own checks yet: {problem}. Fix notebook 02 first: "
+            f"save it, then run load_value() again and this cell.")
 
 
 # --------------------------------------------------------------------------

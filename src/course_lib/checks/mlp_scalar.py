@@ -61,15 +61,11 @@ def _require_engine(Value: Any, title: str) -> None:
             f"{title}: the second argument should be the class Value itself (from "
             f"load_value()), got a {type(Value).__name__}."
         )
-    from .autograd import engine_problem
+    from .autograd import engine_refusal
 
-    message = engine_problem(Value)
+    message = engine_refusal(Value)
     if message is not None:
-        raise CheckFailure(
-            f"{title}: the network is built on your Value from notebook 02, and that Value must "
-            f"pass its own checks first: {message}. Fix notebook 02, save it, reload Value with "
-            f"load_value(), and run this cell again."
-        )
+        raise CheckFailure(f"{title}: the network is built on your Value. {message}")
 
 
 # --------------------------------------------------------------------------
