@@ -22,8 +22,10 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # nbformat is imported when a notebook is read: the student's validate imports this first
+    from nbformat import NotebookNode
 
 BEGIN_SOLUTION = "BEGIN SOLUTION"
 END_SOLUTION = "END SOLUTION"
@@ -75,6 +77,9 @@ def points(cell: NotebookNode) -> float:
 
 def read(nb_or_path: NotebookNode | str | Any) -> NotebookNode:
     """A notebook from a path, or a deep copy of a notebook node."""
+    import nbformat
+    from nbformat import NotebookNode
+
     if isinstance(nb_or_path, NotebookNode):
         return copy.deepcopy(nb_or_path)
     return nbformat.read(str(nb_or_path), as_version=4)
