@@ -8,7 +8,6 @@ units where they agree, another resize, the classic "detail" octaves)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,27 +15,9 @@ import torch.nn.functional as F
 
 from course_lib.checks import CheckFailure
 from course_lib.checks.dream import check_gradient_descent, check_octaves
-from course_lib.dream import (LayerActivation, blur, jitter, load_classifier, random_shift, resize, to_image,
-                              to_model_input, unjitter)
-from course_lib.engine import load_cells
+from course_lib.dream import blur, jitter, random_shift, resize, to_image, to_model_input, unjitter
 
-SOURCE_07 = Path(__file__).resolve().parents[1] / "source_notebooks" / "ps1" / "07_deepdream.ipynb"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist_20k"
-
-
-@pytest.fixture(scope="module")
-def clf():
-    if not SHARED.is_dir():
-        pytest.skip(f"the offline MNIST digits ({SHARED}) are absent")
-    return load_classifier(prefer="mnist", verbose=False)
-
-
-@pytest.fixture(scope="module")
-def ref():
-    given = {"torch": torch, "LayerActivation": LayerActivation, "blur": blur, "jitter": jitter,
-             "random_shift": random_shift, "resize": resize, "to_image": to_image, "to_model_input": to_model_input,
-             "unjitter": unjitter}
-    return load_cells(SOURCE_07, tags=("nb07-defs",), given=given)
+from test_dream import clf, ref  # noqa: F401  (the module-scoped fixtures: the classifier, the reference)
 
 
 # ------------------------------------------------------------------ other Gaussian blurs a student may use
