@@ -42,9 +42,8 @@ def redact(text: str, secrets: set[str]) -> str:
     when it quotes it as Python writes it in a string (a test cell's source as the grader sends it,
     :func:`..grading.verdict.wrap`, echoed by student code)."""
     escaped = {s.replace("\\", "\\\\") for s in secrets}
-    quoted = {e.replace(q, "\\" + q) for e in escaped for q in "'\""} | escaped
-    return "\n".join(PLACEHOLDER if any(s in line for s in secrets | quoted) else line
-                     for line in text.split("\n"))
+    quoted = secrets | escaped | {e.replace(q, "\\" + q) for e in escaped for q in "'\""}
+    return "\n".join(PLACEHOLDER if any(s in line for s in quoted) else line for line in text.split("\n"))
 
 
 class HideHiddenTests(Preprocessor):
