@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 # course_lib.checks.fashion). The kernels and nbgrader runs started here inherit it.
 os.environ.setdefault("COURSE_OFFLINE_WEIGHTS_TARGET", "0.78")
 
-from course_lib.instructor import nbmeta  # noqa: E402
+from course_lib import nbmeta  # noqa: E402
 from course_lib.instructor.release import solution_filled  # noqa: E402
 
 AIM_S = 0.5

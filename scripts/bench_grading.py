@@ -58,7 +58,7 @@ from course_lib.engine import load_cells  # noqa: E402
 from course_lib.instructor.grading import course as course_mod  # noqa: E402
 from course_lib.instructor.grading import sandbox  # noqa: E402
 from course_lib.instructor.release import solution_filled  # noqa: E402
-from course_lib.saved_mlp import save_mlp  # noqa: E402
+from course_lib.data.saved_mlp import save_mlp  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -133,7 +133,7 @@ def _stamp(text: str) -> float:
 
 def phases(log: str, autograded: Path) -> dict[str, dict[str, float]]:
     """``{notebook: {phase: seconds}}`` from a worker's log and the autograded notebooks' cell timings."""
-    from course_lib.instructor import nbmeta
+    from course_lib import nbmeta
 
     events = [(_stamp(m.group(1)), line) for line in log.splitlines()
               if (m := re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \[", line))]

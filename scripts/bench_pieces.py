@@ -49,7 +49,7 @@ def main() -> None:
 
 def redraw() -> None:
     """The explorer's redraw (count the pieces, build the figure), and the static figure's build time."""
-    from course_lib.pieces_explorer import _figure, pieces_figure, view
+    from course_lib.figures.pieces import _figure, pieces_figure, view
 
     print(f"\n{'explorer redraw':32s} {'pieces':>9s} {'median ms':>10s}")
     for args in (("random", 4, 4, 0), ("random", 8, 8, 1), ("sawtooth", 8, 2, 0)):

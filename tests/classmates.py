@@ -19,7 +19,7 @@ import tokenize
 
 import nbformat
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 
 def _release_names(release_nb: nbformat.NotebookNode) -> set[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import solution_filled
 
 NOTEBOOK = "01_hand_gradients.ipynb"

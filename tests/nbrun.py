@@ -17,7 +17,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import blank, solution_filled
 
 ROOT = Path(os.environ.get("COURSE_ROOT", Path(__file__).resolve().parents[1])).resolve()

@@ -1,6 +1,6 @@
 """Figures say what they show in words, and never rest on colour alone.
 
-- The text alternative of a plotly figure (:mod:`course_lib.figure_text`) is
+- The text alternative of a plotly figure (:mod:`course_lib.figures.text`) is
   computed from its data: change the data and the words change.
 - Every figure of the book (each ``{plotly-figure}`` of ``book/``) and every
   figure function the notebooks call gets a ``<figure>`` whose caption is that
@@ -21,8 +21,8 @@ import plotly.graph_objects as go
 import pytest
 
 from course_lib import figures
-from course_lib.figure_text import describe_figure, describe_views
-from course_lib.plotly_offline import figure_html
+from course_lib.figures.text import describe_figure, describe_views
+from course_lib.figures.plotly_offline import figure_html
 
 from nb04_refs import reference
 
@@ -107,7 +107,7 @@ def test_series_differ_by_more_than_colour(make):
 
 
 def test_relu_breakpoints_are_marked_by_shape_and_named_in_the_legend():
-    from course_lib.pieces_explorer import pieces_figure
+    from course_lib.figures.pieces import pieces_figure
 
     fig = pieces_figure(depths=range(1, 3), widths=(2,))
     points = [t for t in fig.data if t.mode == "markers"]
@@ -135,7 +135,7 @@ def test_the_description_is_computed_from_the_data():
 
 
 def test_views_of_a_slider_come_from_what_each_step_computes():
-    from course_lib.pieces_explorer import pieces_figure, view
+    from course_lib.figures.pieces import pieces_figure, view
 
     fig = pieces_figure(depths=range(1, 3), widths=(2,))
     views = dict(describe_views(fig))
@@ -169,7 +169,7 @@ def test_notebook_output_adds_the_text_as_its_own_output(monkeypatch):
     import IPython.display
     import plotly.io as pio
 
-    from course_lib.plotly_offline import TEXT_RENDERER_NAME, FigureTextRenderer, use_book_renderer
+    from course_lib.figures.plotly_offline import TEXT_RENDERER_NAME, FigureTextRenderer, use_book_renderer
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))

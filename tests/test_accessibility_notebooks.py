@@ -180,7 +180,7 @@ def test_no_colour_codes_or_pictographs_in_check_messages():
 
 
 def test_a_graph_drawing_shows_itself_with_its_text_alternative():
-    from course_lib.graph import draw_hand_graph
+    from course_lib.figures.graph import draw_hand_graph
 
     drawing = draw_hand_graph(2.0, -0.5, 4.0, grads={"w1": 4, "w2": 4, "w3": 1.5, "s": 4, "L": 1})
     bundle = drawing._repr_mimebundle_()

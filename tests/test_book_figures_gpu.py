@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.book_figures_gpu import INTENSITY_M, intensity_figure, loads_per_output
-from course_lib.plotly_offline import figure_html
+from course_lib.book.gpu import INTENSITY_M, intensity_figure, loads_per_output
+from course_lib.figures.plotly_offline import figure_html
 
 
 def test_loads_per_output_counts_tiles():

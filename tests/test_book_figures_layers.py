@@ -1,4 +1,4 @@
-"""course_lib.book_figures_layers: the softmax-temperature figure of the page on layers
+"""course_lib.book.layers: the softmax-temperature figure of the page on layers
 and losses. Its slider must switch between precomputed bar charts (one visible at a
 time), each a probability vector equal to softmax(z / T), with T in the title."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from course_lib.book_figures_layers import LOGITS, TEMPERATURES, softmax_temperature_figure
+from course_lib.book.layers import LOGITS, TEMPERATURES, softmax_temperature_figure
 
 
 def reference_softmax(z: np.ndarray) -> np.ndarray:
@@ -97,7 +97,7 @@ def test_titles_mention_temperature_and_entropy(fig, steps):
 
 
 def test_embeds_as_static_html(fig):
-    from course_lib.plotly_offline import figure_html
+    from course_lib.figures.plotly_offline import figure_html
 
     html = figure_html(fig, div_id="fig-softmax-temperature-figure")
     assert "fig-softmax-temperature-figure" in html

@@ -1,4 +1,4 @@
-"""Figures of the book's optimisers page (course_lib.book_figures_optim)."""
+"""Figures of the book's optimisers page (course_lib.book.optim)."""
 from __future__ import annotations
 
 import re
@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from course_lib.book_figures_optim import (
+from course_lib.book.optim import (
     BETA1,
     BETA2,
     DESCENT_ETA,
@@ -15,7 +15,7 @@ from course_lib.book_figures_optim import (
     bias_correction_figure,
     gradient_descent_steps_figure,
 )
-from course_lib.plotly_offline import figure_html
+from course_lib.figures.plotly_offline import figure_html
 
 # Notebook 01's start values, written out here rather than imported.
 START = (1.0, 0.5, 3.0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import data as D
+from course_lib.data import images as D
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -43,7 +43,7 @@ if not (shutil.which("chromium") or shutil.which("chromium-browser")):
 
 import formgrader_ui as UI  # noqa: E402 - after the skips: it imports playwright's browser settings
 import grading_course as G  # noqa: E402
-from course_lib.instructor import nbmeta  # noqa: E402
+from course_lib import nbmeta  # noqa: E402
 from course_lib.instructor.rubric import rubric_entries, write_rubric  # noqa: E402
 
 ARTIFACTS = nbrun.ROOT / "test-artifacts" / "formgrader"

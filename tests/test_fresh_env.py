@@ -41,7 +41,8 @@ from packaging.requirements import Requirement
 import course_lib
 import freshenv
 import nbrun
-from course_lib.instructor import kit, nbmeta, stamp
+from course_lib import nbmeta
+from course_lib.instructor import kit, stamp
 from course_lib.instructor.release import solution_filled
 from course_lib.instructor.setup_cell import setup_cell_source
 

@@ -146,7 +146,7 @@ EXPECTED_FINDING = {
 
 
 def _blank_with(root, code: str, replace: bool = False):
-    from course_lib.instructor import nbmeta
+    from course_lib import nbmeta
 
     nb = nbmeta.read(root / "release" / "ps1" / G.NOTEBOOK)
     first = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
@@ -156,7 +156,7 @@ def _blank_with(root, code: str, replace: bool = False):
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
-    from course_lib.instructor import nbmeta
+    from course_lib import nbmeta
 
     root = G.make_course(tmp_path_factory.mktemp("guard_attacks"))
     for student in G.CLEAN:

@@ -189,7 +189,7 @@ def test_confined_kernels_saw_nothing_of_the_course(hostile_run):
     def first_answer_outputs(student: str) -> str:
         import nbformat
 
-        from course_lib.instructor import nbmeta
+        from course_lib import nbmeta
 
         nb = nbformat.read(str(root / "autograded" / student / "ps1" / G.NOTEBOOK), as_version=4)
         cell = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
@@ -225,7 +225,7 @@ def test_no_feedback_page_shows_a_hidden_test(hostile_run):
 
     import nbformat
 
-    from course_lib.instructor import nbmeta
+    from course_lib import nbmeta
 
     root = hostile_run["root"]
     source = nbformat.read(str(root / "source_notebooks" / "ps1" / G.NOTEBOOK), as_version=4)
@@ -259,7 +259,7 @@ def test_grades_csv_has_every_student(hostile_run):
 def _first_answer_outputs(root, student: str) -> str:
     import nbformat
 
-    from course_lib.instructor import nbmeta
+    from course_lib import nbmeta
 
     nb = nbformat.read(str(root / "autograded" / student / "ps1" / G.NOTEBOOK), as_version=4)
     cell = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 import grading_course
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.grading import feedback, final, late, submissions
 from course_lib.instructor.hide_hidden_tests import PLACEHOLDER, HideHiddenTests
 

@@ -20,7 +20,7 @@ import pytest
 import grading_course as G
 from course_lib.checks import autograd as A
 from course_lib.checks import seeds
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.grading import sandbox
 from engines import variant
 

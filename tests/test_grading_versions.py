@@ -13,7 +13,8 @@ import pytest
 
 import course_lib
 import grading_course as G
-from course_lib.instructor import nbmeta, stamp
+from course_lib import nbmeta
+from course_lib.instructor import stamp
 from course_lib.instructor.setup_cell import setup_cell_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -7,7 +7,7 @@ import pytest
 
 from course_lib.checks import CheckFailure, NotImplementedYet
 from course_lib.checks import _harness as h
-from course_lib.graph import describe, draw_graph, draw_hand_graph
+from course_lib.figures.graph import describe, draw_graph, draw_hand_graph
 
 from engines import fresh_value
 

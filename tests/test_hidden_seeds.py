@@ -17,7 +17,7 @@ import nbformat
 from course_lib.checks import seeds
 from course_lib.instructor.grading import worker
 from course_lib.instructor.grading.kernel import ConfinedKernelManager
-from course_lib.instructor.nbmeta import is_autograded_test
+from course_lib.nbmeta import is_autograded_test
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -54,7 +54,7 @@ def test_the_wheel_holds_course_lib_and_no_answer(built):
     with zipfile.ZipFile(built["wheel"]) as zf:
         names = zf.namelist()
         entry_points = zf.read(f"course_lib-{VERSION}.dist-info/entry_points.txt").decode()
-    assert "course_lib/bootstrap.py" in names and "course_lib/checks/hand_gradients.py" in names
+    assert "course_lib/student/bootstrap.py" in names and "course_lib/checks/hand_gradients.py" in names
     assert not [n for n in names if not n.startswith(("course_lib/", f"course_lib-{VERSION}.dist-info/"))], names
     assert not [n for n in names if n.endswith((".ipynb", ".pyc")) or "source_notebooks" in n]
     assert "course-submit = course_lib.student.submit:main" in entry_points

@@ -6,8 +6,8 @@ import pytest
 
 from course_lib.figures import activation_figure, adam_first_steps_figure
 from course_lib.figures.activations import ACTIVATIONS, curves
-from course_lib.graph import draw_graph, plain_node
-from course_lib.plotly_offline import figure_html
+from course_lib.figures.graph import draw_graph, plain_node
+from course_lib.figures.plotly_offline import figure_html
 
 from nb04_refs import reference
 

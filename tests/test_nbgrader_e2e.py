@@ -30,7 +30,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import blank, solution_filled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 pytestmark = pytest.mark.timeout(1800)  # whole notebooks; CI has 90 minutes in all
 

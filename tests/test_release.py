@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 import nbrun
-from course_lib.instructor import leaks, nbmeta
+from course_lib import nbmeta
+from course_lib.instructor import leaks
 from course_lib.instructor.release import build_release
 
 SOURCES = nbrun.source_notebooks()

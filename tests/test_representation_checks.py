@@ -8,7 +8,7 @@ import pytest
 from course_lib.checks import CheckFailure
 from course_lib.checks import representation as R
 from course_lib.pieces import sawtooth
-from course_lib.pieces_explorer import pieces_explorer, pieces_figure, view
+from course_lib.figures.pieces import pieces_explorer, pieces_figure, view
 
 
 # ---------------------------------------------------------------- collapse
@@ -152,7 +152,7 @@ def test_live_explorer_redraws_on_every_control():
 
 
 def test_xor_needs_the_hidden_layer():
-    from course_lib.xor_demo import train_xor
+    from course_lib.figures.xor import train_xor
 
     line, bent = train_xor(hidden=None), train_xor(hidden=8)
     assert line.accuracy <= 0.75 < 0.95 <= bent.accuracy
@@ -161,7 +161,7 @@ def test_xor_needs_the_hidden_layer():
 
 
 def test_xor_figure_switches_between_the_two_models():
-    from course_lib.book_figures import xor_figure
+    from course_lib.book.figures import xor_figure
 
     fig = xor_figure()
     buttons = fig.layout.updatemenus[0].buttons

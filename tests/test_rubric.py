@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.rubric import rubric_entries, write_rubric
 
 pytest.importorskip("nbconvert", reason="nbconvert (with nbgrader, the grading extra) renders the markdown")

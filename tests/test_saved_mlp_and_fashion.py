@@ -1,4 +1,4 @@
-"""Notebook 03's real-data grading: course_lib.saved_mlp (save a PyTorch MLP,
+"""Notebook 03's real-data grading: course_lib.data.saved_mlp (save a PyTorch MLP,
 rebuild it from the file alone, refuse what is not allowed or not safe) and
 course_lib.checks.fashion (the accuracy target, the offline-weights rule, the
 numpy network on real images)."""
@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import saved_mlp as S
+from course_lib.data import saved_mlp as S
 from course_lib.checks import CheckFailure
 from course_lib.checks import fashion as F
 from course_lib.data import load_fashion_mnist

@@ -42,7 +42,7 @@ import pytest
 
 import grading_course
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import solution_filled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 import course_lib
-from course_lib.bootstrap import ensure_course_lib
+from course_lib.student.bootstrap import ensure_course_lib
 from course_lib.instructor import stamp, student_repo
 from course_lib.instructor.setup_cell import SETUP_GRADE_ID, generated_for, install_source, setup_cell_source, sync
 

@@ -30,7 +30,7 @@ import pytest
 
 import nbrun
 from classmates import disguised
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.grading import similarity
 from course_lib.instructor.release import solution_filled
 

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 import nbrun
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import blank, solution_filled
-from course_lib.saved_mlp import MAX_FILE_MB, save_mlp
+from course_lib.data.saved_mlp import MAX_FILE_MB, save_mlp
 from course_lib.student import ASSIGNMENTS, SubmitError, get_assignment
 from course_lib.student.assignment import PS1
 from course_lib.student.bundle import safe_student_id, zip_name

@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 import nbrun
-from course_lib.instructor import nbmeta, tamper
+from course_lib import nbmeta
+from course_lib.instructor import tamper
 from course_lib.instructor.release import solution_filled
 
 RELEASES = nbrun.release_notebooks()

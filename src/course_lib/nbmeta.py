@@ -1,4 +1,6 @@
-"""Read nbgrader's cell metadata and delimited regions (nbformat only).
+"""The rules the student side and the instructor side share: nbgrader's cell metadata,
+its delimited regions, and what a student id may be. Both sides import this module
+(nbformat only, imported when a notebook is read).
 
 A cell's nbgrader metadata (schema version 3) is ``cell.metadata.nbgrader``:
 
@@ -19,6 +21,7 @@ function counts).
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +149,17 @@ def strip_outputs(nb: NotebookNode) -> NotebookNode:
             cell.outputs = []
             cell.execution_count = None
     return nb
+
+
+# --- student ids -----------------------------------------------------------
+# ``course-submit`` names its zip with one; ``course-grade`` reads them from file and
+# folder names and CSVs.
+
+#: Runs of characters a student id may not hold.
+BAD_ID = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def clean_id(name: str) -> str:
+    """``name`` with runs of characters outside ``A-Za-z0-9._@-`` made ``_``, no leading or
+    trailing ``.``/``_``; may be empty."""
+    return BAD_ID.sub("_", str(name).strip()).strip("._")

@@ -1,6 +1,6 @@
 """What the locked setup cell of every notebook calls.
 
-The setup cell first runs its bootstrap (:mod:`course_lib.bootstrap`), then
+The setup cell first runs its bootstrap (:mod:`course_lib.student.bootstrap`), then
 ``course_lib.setup_notebook(version=...)`` with the course_lib version the
 notebook was released with (``make release`` writes it into the cell; the
 kernel cannot reliably know which notebook it runs). A different installed
@@ -55,7 +55,7 @@ def setup_notebook(seed: int = 0, version: str | None = None) -> None:
 
     from . import __version__
 
-    from .plotly_offline import add_text_alternatives
+    from .figures.plotly_offline import add_text_alternatives
 
     add_text_alternatives()  # every plotly figure is followed by its text description (screen readers)
     random.seed(seed)

@@ -1,7 +1,7 @@
 """Checks for the networks trained on real images in notebook 03.
 
 - :func:`check_fashion_mlp` grades the PyTorch MLP saved beside the notebook:
-  it rebuilds the network from the file (:mod:`course_lib.saved_mlp`, no
+  it rebuilds the network from the file (:mod:`course_lib.data.saved_mlp`, no
   student code runs), measures its accuracy on the Fashion-MNIST test set (all
   10,000 images when they can be loaded, else the 2,000 real test images that
   ship offline) and compares it with the target.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..data import DataUnavailable, ImageData, load_fashion_mnist
-from ..saved_mlp import SavedMLPError, load_mlp
+from ..data.saved_mlp import SavedMLPError, load_mlp
 from ._harness import CheckFailure, call, guarded, passed
 
 __all__ = ["ENV_OFFLINE_TARGET", "TARGET", "check_fashion_mlp", "check_numpy_net_learns"]

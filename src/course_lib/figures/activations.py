@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 
-from ..figure_style import SYMBOLS
+from .style import SYMBOLS
 
 #: name -> torch function, in the order of the dropdown.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..figure_style import series_style
+from .style import series_style
 
 
 def _trajectory(Adam: Any, correct: bool, steps: int, lr: float, betas: tuple[float, float]) -> np.ndarray:

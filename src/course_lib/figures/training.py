@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..figure_style import series_style
+from .style import series_style
 
 __all__ = ["decision_regions_figure", "loss_figure", "training_curves_figure"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from . import nbmeta
+from course_lib import nbmeta
 
 PLACEHOLDER = "[line removed: it quotes a hidden test]"
 MIN_SECRET = 12  # shorter hidden lines (``)``, ``pass``) are too generic to redact

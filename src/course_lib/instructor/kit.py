@@ -33,7 +33,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import leaks, nbmeta, stamp, student_repo
+from course_lib import nbmeta
+
+from . import leaks, stamp, student_repo
 from .release import ASSIGNMENT, course_root
 
 KIT_NAME = f"{ASSIGNMENT}-student"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import nbmeta
+from course_lib import nbmeta
 
 DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
               "BEGIN MARK SCHEME", "END MARK SCHEME")

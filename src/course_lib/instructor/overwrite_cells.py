@@ -26,7 +26,7 @@ import re
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import OverwriteCells as _NbgraderOverwriteCells
 
-from .. import nbmeta
+from course_lib import nbmeta
 
 
 class OverwriteCells(_NbgraderOverwriteCells):

@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 ASSIGNMENT = "ps1"
 CONFIG_NAME = "nbgrader_config.py"

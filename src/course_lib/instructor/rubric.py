@@ -29,7 +29,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 from course_lib.instructor.release import ASSIGNMENT, CONFIG_NAME, course_root, load_config
 
 #: The line where the rubric starts inside a solution region:

@@ -1,6 +1,6 @@
 """The locked setup cell at the top of every notebook, from one template and one setting.
 
-The cell holds the source of :func:`course_lib.bootstrap.ensure_course_lib`
+The cell holds the source of :func:`course_lib.student.bootstrap.ensure_course_lib`
 (it runs before course_lib can be imported), a call with the pinned version
 (``course_lib.__version__``) and the wheel's public URL (from the
 ``repository`` setting of ``_config.yml``, see :mod:`.student_repo`; empty
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import nbmeta
+from course_lib import nbmeta
 from . import stamp, student_repo
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,7 +52,7 @@ def setup_cell_source(config: Path | str = student_repo.CONFIG, version: str | N
                       url: str | None = None) -> str:
     """The setup cell's code for ``version`` (default: this course_lib's) and ``url``
     (default: from the setting in ``config``)."""
-    from course_lib.bootstrap import ensure_course_lib
+    from course_lib.student.bootstrap import ensure_course_lib
 
     version = version or pinned_version()
     url = install_source(config, version) if url is None else url

@@ -8,7 +8,7 @@ Problem Set 1 (``ps1``) has seven notebooks and one artifact:
 
 - ``fashion_mlp.pt``, written by ``03_mlp.ipynb`` (``save_mlp``), graded by
   ``check_fashion_mlp`` (:mod:`course_lib.checks.fashion`), which rebuilds the
-  network with :func:`course_lib.saved_mlp.load_mlp`.
+  network with :func:`course_lib.data.saved_mlp.load_mlp`.
 
 ``07_deepdream.ipynb`` shows its dreams as figures and saves no image: the
 grader re-dreams with the student's functions, so no image is handed in. A
@@ -55,7 +55,7 @@ class Assignment:
 
 def _saved_mlp_problem(path: Path) -> str | None:
     """Why ``path`` cannot be rebuilt as saved weights, or None."""
-    from course_lib.saved_mlp import SavedMLPError, load_mlp
+    from course_lib.data.saved_mlp import SavedMLPError, load_mlp
 
     try:
         load_mlp(path)
@@ -82,7 +82,7 @@ PS1 = Assignment(
             what="the weights of your Fashion-MNIST MLP (graded by check_fashion_mlp)",
             how="run the training cells of 03_mlp.ipynb in your own session (online, or on Colab): "
                 "they save fashion_mlp.pt beside the notebook; the grader never trains",
-            max_mb=200.0,  # course_lib.saved_mlp.MAX_FILE_MB (kept here so this module needs no torch)
+            max_mb=200.0,  # course_lib.data.saved_mlp.MAX_FILE_MB (kept here so this module needs no torch)
             check=_saved_mlp_problem,
         ),
     ),

@@ -23,7 +23,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..ids import clean_id
+from ..nbmeta import clean_id
 from .errors import SubmitError
 
 def safe_student_id(student: str) -> str:

@@ -44,7 +44,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from .. import nbmeta
+from course_lib import nbmeta
 from . import verdict
 from .kernel import remove_scratch
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import nbmeta
+from course_lib import nbmeta
 from ..hide_hidden_tests import MIN_SECRET, PLACEHOLDER, redact
 from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 from .final import NotebookGrade, StudentGrade

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import nbmeta
+from course_lib import nbmeta
 from . import course as course_mod
 from .journal import Journal
 from .summary import text_table

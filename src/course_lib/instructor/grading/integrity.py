@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import nbmeta
+from course_lib import nbmeta
 
 
 def _digest(path: Path) -> str:

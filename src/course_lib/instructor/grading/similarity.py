@@ -88,7 +88,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 __all__ = ["MIN_SIMILARITY", "MIN_TOKENS", "NOISE_T", "GUARANTEE_T", "Pair", "Shared", "main", "screen",
            "solution_code", "write_report"]

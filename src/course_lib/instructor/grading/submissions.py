@@ -52,7 +52,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from ...ids import BAD_ID, clean_id  # noqa: F401  (clean_id: used here, and by late.py from here)
+from ...nbmeta import BAD_ID, clean_id  # noqa: F401  (clean_id: used here, and by late.py from here)
 
 MAX_FILES = 500
 MAX_BYTES = 500 << 20

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import nbmeta
+from course_lib import nbmeta
 from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 
 STATUSES = ("passed", "failed", "timed out", "crashed", "tampered", "missing cell", "missing", "unreadable",

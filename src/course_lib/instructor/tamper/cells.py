@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 from .findings import Finding
 from .scan import released_source, scan_notebook

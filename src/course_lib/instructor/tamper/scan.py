@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from course_lib.instructor import nbmeta
+from course_lib import nbmeta
 
 from .findings import Finding
 from .rules import SUSPICIOUS, _parse, _python_source, _top

@@ -58,10 +58,10 @@ def descent_step_figure() -> go.Figure:
 
 def xor_figure() -> go.Figure:
     """Decision regions on XOR of one linear layer and of a network with one hidden
-    ReLU layer of 8 units, trained the same way (see :mod:`course_lib.xor_demo`);
+    ReLU layer of 8 units, trained the same way (see :mod:`course_lib.figures.xor`);
     buttons switch between them."""
-    from .figures import decision_regions_figure
-    from .xor_demo import train_xor
+    from ..figures import decision_regions_figure
+    from ..figures.xor import train_xor
 
     results = [train_xor(hidden=None), train_xor(hidden=8)]
     panels = [decision_regions_figure(r.score, r.X, r.y, resolution=40) for r in results]

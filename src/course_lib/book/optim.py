@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figure_style import series_style
+from ..figures.style import series_style
 
 
 #: Start of the gradient-descent figure: not Problem 1's values (its first step would

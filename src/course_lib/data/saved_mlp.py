@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .notebook import grading
+from ..notebook import grading
 
 __all__ = ["MAX_FILE_MB", "SavedMLP", "SavedMLPError", "load_mlp", "save_mlp", "should_train"]
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .pieces import count_pieces, random_net, sawtooth
+from ..pieces import count_pieces, random_net, sawtooth
 
 __all__ = ["pieces_explorer", "pieces_figure", "view"]
 

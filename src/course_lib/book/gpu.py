@@ -1,7 +1,7 @@
 """Figures of the book's GPU page (``book/theory/gpu_dream.md``).
 
 Each function takes no argument and returns a :class:`plotly.graph_objects.Figure`
-(see the ``plotly-figure`` directive in :mod:`course_lib.sphinxext`).
+(see the ``plotly-figure`` directive in :mod:`course_lib.book.sphinxext`).
 """
 from __future__ import annotations
 

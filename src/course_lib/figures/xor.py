@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .toy_data import xor_points
+from ..toy_data import xor_points
 
 __all__ = ["XorResult", "train_xor"]
 

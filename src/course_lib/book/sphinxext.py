@@ -7,7 +7,7 @@
   ``course_lib`` when the book is built, so a markdown page can hold an
   interactive figure without executing a notebook::
 
-      ```{plotly-figure} course_lib.book_figures:descent_step_figure
+      ```{plotly-figure} course_lib.book.figures:descent_step_figure
       ```
 
 - The ``instructor-only`` directive holds text (worked answers to graded
@@ -26,7 +26,7 @@
 
 - Accessibility: every page gets ``course_a11y.css`` (visible focus, figure
   captions); pages with a plotly figure also get ``course_figures.js``, which
-  binds the keyboard controls :func:`course_lib.plotly_offline.figure_html`
+  binds the keyboard controls :func:`course_lib.figures.plotly_offline.figure_html`
   puts above an interactive figure (both in ``book/assets/``). A ``{graphviz}``
   drawing must give ``:alt:`` (a warning, so an error under ``-W``, otherwise),
   and its SVG ``<object>`` carries that text as ``role="img"`` and
@@ -61,7 +61,7 @@ class PlotlyFigure(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        from course_lib.plotly_offline import figure_html
+        from course_lib.figures.plotly_offline import figure_html
 
         target = self.arguments[0]
         module_name, _, func_name = target.partition(":")

@@ -4,12 +4,12 @@ Plotly's default notebook output is a ``application/vnd.plotly.v1+json`` bundle
 that myst-nb does not render, and its HTML renderers either inline the whole
 plotly.js (~4.8 MB per figure) or load it, and MathJax 2, from a CDN. The book
 serves its own plotly.js (``book/vendor/plotly/plotly.min.js``, added to a page
-by :mod:`course_lib.sphinxext` when the page holds a figure), so a figure only
+by :mod:`course_lib.book.sphinxext` when the page holds a figure), so a figure only
 needs its ``<div>`` and the ``Plotly.newPlot`` call:
 
 - :func:`figure_html` gives that fragment for a figure, inside a ``<figure>``
   whose caption is the figure's text alternative, computed from its data
-  (:mod:`course_lib.figure_text`), and, for a figure with a slider or buttons,
+  (:mod:`course_lib.figures.text`), and, for a figure with a slider or buttons,
   native HTML controls (a range input, buttons, a select) that drive it from the
   keyboard (bound by ``book/assets/course_figures.js``);
 - :func:`use_book_renderer` makes ``fig.show()`` in a notebook emit the plotly
@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io._base_renderers import ExternalRenderer, MimetypeRenderer
 
-from .figure_text import describe_figure, describe_views, plain
+from .text import describe_figure, describe_views, plain
 
 #: Name under which :func:`use_book_renderer` registers the HTML renderer.
 RENDERER_NAME = "course_book_html"
