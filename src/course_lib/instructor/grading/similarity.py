@@ -136,9 +136,6 @@ def _source(cell: dict[str, Any]) -> str:
 
 
 def _is_solution_code(cell: dict[str, Any]) -> bool:
-    meta = cell.get("metadata")
-    if not isinstance(meta, dict) or not isinstance(meta.get("nbgrader", {}), dict):
-        return False
     return cell.get("cell_type") == "code" and nbmeta.is_solution(cell)  # type: ignore[arg-type]
 
 

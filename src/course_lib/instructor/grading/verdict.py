@@ -201,6 +201,7 @@ def judge(nb, sent: list[int], reports: list[Report], problems: list[str]) -> li
     whose outputs would score without a signed pass. Returns the findings."""
     from nbformat.v4 import new_output
     from nbgrader.utils import determine_grade
+    from course_lib import nbmeta
 
     findings = [f"verdict: {p}" for p in problems]
     by_cell: dict[int, list[Report]] = {}
@@ -210,7 +211,7 @@ def judge(nb, sent: list[int], reports: list[Report], problems: list[str]) -> li
         findings.append(f"verdict: a report for code cell {cell + 1}, which is not a test cell that was run")
     for index in sent:
         cell = nb.cells[index]
-        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {index + 1}")
+        name = nbmeta.grade_id(cell) or f"cell {index + 1}"
         got = [(r.status, r.value) for r in by_cell.get(index, [])]
         statuses = [status for status, _ in got]
         if len(got) > 2 or (got and statuses[0] != "start"):
