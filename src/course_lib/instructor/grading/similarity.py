@@ -73,13 +73,7 @@ Students with fewer than ``min_tokens`` fingerprinted tokens are never compared
 from __future__ import annotations
 
 import argparse
-import csv
-import difflib
-import functools
-import html
 import io
-import json
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,7 +82,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib import nbmeta
+from .similarity_report import MIN_SIMILARITY, MIN_TOKENS, NOTICE, Pair, Shared, write_report
+from .solution_code import _read_cells, _solution_cells, _source, solution_code
 
 __all__ = ["MIN_SIMILARITY", "MIN_TOKENS", "NOISE_T", "GUARANTEE_T", "Pair", "Shared", "main", "screen",
            "solution_code", "write_report"]
@@ -97,120 +92,7 @@ NOISE_T = 25
 """k: the length, in tokens (characters of normalised code), of a fingerprinted k-gram."""
 GUARANTEE_T = 25
 """A shared run this long is always found; the winnowing window is GUARANTEE_T - NOISE_T + 1."""
-MIN_TOKENS = 150
-"""Default: fewest matched tokens, across the problem set, for a pair to be reported."""
-MIN_SIMILARITY = 0.8
-"""Default: the share of the smaller solution's tokens found in the other one for a pair to be reported."""
-
-CSV_NAME = "similarity.csv"
-HTML_NAME = "similarity.html"
-CSV_COLUMNS = ("student_a", "student_b", "similarity_a", "similarity_b", "matched_tokens", "notebooks",
-               "tokens_per_notebook")
-NOTICE = "For a person to judge; no score is changed."
 _LANGUAGE = "python"
-
-
-# --------------------------------------------------------------------------- reading the code
-
-def _read_cells(path: Path) -> list[dict[str, Any]]:
-    """The cells of a notebook file as plain dicts; [] for anything that is not a readable notebook.
-
-    Parsed with ``json`` rather than ``nbformat.read``: a student's notebook that fails
-    nbformat's schema validation would otherwise be logged on stderr, and its code is
-    still worth comparing."""
-    try:
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return []
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        return []
-    return [c for c in cells if isinstance(c, dict)]
-
-
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    if isinstance(src, list):
-        src = "".join(s for s in src if isinstance(s, str))
-    return src if isinstance(src, str) else ""
-
-
-def _is_solution_code(cell: dict[str, Any]) -> bool:
-    return cell.get("cell_type") == "code" and nbmeta.is_solution(cell)  # type: ignore[arg-type]
-
-
-def _grade_id(cell: dict[str, Any]) -> str:
-    gid = nbmeta.grade_id(cell)  # type: ignore[arg-type]
-    return " ".join(str(gid).split()) if gid is not None else "?"
-
-
-_COMMENT = re.compile(r"""((?:[^#'"\n]|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*")*)#.*""")
-_SPACE = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
-
-
-def _line_keys(code: str) -> list[str]:
-    """Each line of ``code`` without its whitespace and its comment, so that a given line
-    re-indented, re-spaced or stripped of its comment still reads as the given line
-    (a ``#`` inside a one-line string literal is not a comment)."""
-    keys = []
-    for line in code.split("\n"):
-        found = _COMMENT.match(line) if "#" in line else None
-        keys.append(_SPACE.sub("", found.group(1) if found else line))
-    return keys
-
-
-def _without_given_lines(code: str, given_keys: Sequence[str]) -> str:
-    """``code`` less the lines it shares, in order, with the release's cell (its
-    ``_line_keys``, blank ones left out): what the student wrote. Lines are compared without whitespace and comments; a line
-    that is only whitespace or comments is kept (it never counts: normalised away)."""
-    lines = code.split("\n")
-    keys = _line_keys(code)
-    own = [i for i, key in enumerate(keys) if key]
-    matcher = difflib.SequenceMatcher(None, given_keys, [keys[i] for i in own], autojunk=False)
-    drop = {own[j] for block in matcher.get_matching_blocks() for j in range(block.b, block.b + block.size)}
-    if all(i in drop for i in own):
-        return ""
-    kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
-    return _BLANK_LINES.sub("\n\n", kept)
-
-
-@functools.lru_cache(maxsize=64)
-def _given_code(release: str, mtime_ns: int) -> dict[str, tuple[str, ...]]:
-    """{grade_id: the non-blank line keys} of the code cells of a release notebook
-    (cached: read once per class, not once per student)."""
-    return {_grade_id(c): tuple(key for key in _line_keys(_source(c)) if key)
-            for c in _read_cells(Path(release)) if c.get("cell_type") == "code"}
-
-
-def _solution_cells(submitted: Path, release: Path | None) -> list[tuple[str, str]]:
-    """(grade_id, the student's own code) of each solution code cell, in notebook order;
-    cells with no code of the student's are left out."""
-    given: dict[str, tuple[str, ...]] = {}
-    if release is not None:
-        try:
-            given = _given_code(str(Path(release).resolve()), Path(release).stat().st_mtime_ns)
-        except OSError:
-            given = {}
-    cells = []
-    for cell in _read_cells(submitted):
-        if not _is_solution_code(cell):
-            continue
-        gid = _grade_id(cell)
-        code = _source(cell)
-        if gid in given:
-            code = _without_given_lines(code, given[gid])
-        if code.strip():
-            cells.append((gid, code))
-    return cells
-
-
-def solution_code(submitted: Path, release: Path | None = None) -> str:
-    """The student's solution code of one notebook: the solution code cells, in order,
-    each under a ``# --- <grade_id> ---`` comment, with the lines the release notebook
-    already had in that cell left out (with ``release``). "" for a notebook with no code
-    of the student's, and for a file that is not a readable notebook (no exception)."""
-    return "\n\n".join(f"# --- {gid} ---\n{code}" for gid, code in _solution_cells(submitted, release))
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -344,32 +226,6 @@ def _student_notebooks(course: Path, assignment: str, student: str) -> list[tupl
 
 # --------------------------------------------------------------------------- pairs
 
-@dataclass
-class Shared:
-    """The code of one notebook of a pair, with the matched spans (offsets in the code)."""
-    notebook: str
-    tokens: int
-    code_a: str
-    spans_a: list[tuple[int, int]]
-    code_b: str
-    spans_b: list[tuple[int, int]]
-
-
-@dataclass
-class Pair:
-    """Two students whose solution code is near-identical: for a person to judge."""
-    student_a: str
-    student_b: str
-    similarity_a: float   # share of a's solution tokens found in b's
-    similarity_b: float   # share of b's solution tokens found in a's
-    matched_tokens: int   # the smaller of the two matched-token counts
-    notebooks: list[str]  # the notebooks holding matched code, most matched tokens first
-    shared: list[Shared] = field(default_factory=list, repr=False)
-
-    @property
-    def similarity(self) -> float:
-        """The share of the smaller solution found in the other: what the threshold reads."""
-        return max(self.similarity_a, self.similarity_b)
 
 
 def _side(doc: _StudentCode, matched: np.ndarray) -> tuple[int, float, np.ndarray]:
@@ -527,91 +383,6 @@ def screen(course: Path, assignment: str = "ps1", students: list[str] | None = N
         tables.mark(doc_b, on=False)
     pairs.sort(key=lambda p: (-p.similarity, -p.matched_tokens, p.student_a, p.student_b))
     return pairs
-
-
-# --------------------------------------------------------------------------- report
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a1a1a; }
-.notice { border: 2px solid #8a5a00; background: #fff6e0; padding: .6rem 1rem; font-weight: 600; }
-table { border-collapse: collapse; }
-td, th { border: 1px solid #bbb; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-table.code { width: 100%; table-layout: fixed; }
-pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
-mark { background: #ffe066; color: inherit; }
-h2 { margin-top: 2rem; }
-"""
-
-
-def _highlighted(code: str, spans: list[tuple[int, int]]) -> str:
-    """The code, html-escaped, with the matched spans in <mark> (copydetect.utils.highlight_overlap)."""
-    from copydetect.utils import highlight_overlap
-
-    if not code:
-        return "<em>(no code)</em>"
-    if not spans:
-        return html.escape(code)
-    slices = np.array([[s for s, _ in spans], [e for _, e in spans]], dtype=np.int64)
-    marked, _ = highlight_overlap(code, slices, "<mark>", "</mark>", escape_html=True)
-    return marked
-
-
-def write_report(pairs: Sequence[Pair], folder: Path, *, students: int | None = None,
-                 min_tokens: int = MIN_TOKENS, min_similarity: float = MIN_SIMILARITY) -> tuple[Path, Path]:
-    """Write ``similarity.csv`` (one row per pair) and ``similarity.html`` (self-contained:
-    no script, no external resource; each pair's matched code side by side, matches
-    highlighted, everything html-escaped) into ``folder``; return their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path, html_path = folder / CSV_NAME, folder / HTML_NAME
-
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for p in pairs:
-            tokens = {s.notebook: s.tokens for s in p.shared}
-            writer.writerow([p.student_a, p.student_b, f"{p.similarity_a:.3f}", f"{p.similarity_b:.3f}",
-                             p.matched_tokens, ";".join(p.notebooks),
-                             ";".join(str(tokens.get(n, 0)) for n in p.notebooks)])
-
-    e = html.escape
-    class_size = f" among {students} students" if students is not None else ""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           "<title>Similarity screening of solution code</title>", f"<style>{_STYLE}</style></head><body>",
-           f'<p class="notice">{e(NOTICE)} A pair listed here is not a finding of misconduct: '
-           "look at the code and decide.</p>",
-           "<h1>Similarity screening of solution code</h1>",
-           f"<p>{len(pairs)} pair(s){e(class_size)} share at least {min_tokens} tokens of normalised solution code "
-           f"and at least {min_similarity:.0%} of the smaller solution. Only solution code cells are compared, "
-           "without the lines the release notebook already had; identifiers, strings, comments and whitespace "
-           "are normalised away (copydetect, winnowing as in MOSS), and code of the release notebooks is "
-           "boilerplate. A token is one character of normalised code (an identifier counts 1). "
-           "The code shown is what was compared: each solution cell (under <code># --- its grade_id ---</code>) "
-           "without the lines the release notebook gave. Highlighted: code found in the other student's "
-           "solution.</p>"]
-    if pairs:
-        out.append("<table><tr><th>#</th><th>student a</th><th>student b</th><th>share of a</th>"
-                   "<th>share of b</th><th>matched tokens</th><th>notebooks, most shared first</th></tr>")
-        for i, p in enumerate(pairs, 1):
-            out.append(f'<tr><td><a href="#pair-{i}">{i}</a></td><td>{e(p.student_a)}</td><td>{e(p.student_b)}</td>'
-                       f"<td>{p.similarity_a:.0%}</td><td>{p.similarity_b:.0%}</td><td>{p.matched_tokens}</td>"
-                       f"<td>{e(', '.join(p.notebooks))}</td></tr>")
-        out.append("</table>")
-    else:
-        out.append("<p><strong>No pair reached the thresholds.</strong></p>")
-    for i, p in enumerate(pairs, 1):
-        out.append(f'<h2 id="pair-{i}">{i}. {e(p.student_a)} and {e(p.student_b)}: '
-                   f"{p.similarity_a:.0%} / {p.similarity_b:.0%}, {p.matched_tokens} matched tokens</h2>")
-        for s in p.shared:
-            if s.tokens == 0 and not s.spans_a and not s.spans_b:
-                continue
-            out.append(f"<h3>{e(s.notebook)}: {s.tokens} matched tokens</h3>")
-            out.append(f'<table class="code"><tr><th>{e(p.student_a)}</th><th>{e(p.student_b)}</th></tr>'
-                       f"<tr><td><pre>{_highlighted(s.code_a, s.spans_a)}</pre></td>"
-                       f"<td><pre>{_highlighted(s.code_b, s.spans_b)}</pre></td></tr></table>")
-    out.append("</body></html>")
-    html_path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return csv_path, html_path
 
 
 # --------------------------------------------------------------------------- command line
