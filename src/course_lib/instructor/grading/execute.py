@@ -190,6 +190,9 @@ class GuardedExecute(Execute):
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if process is None:
             return
+        if getattr(process, "via_zygote", False):  # its pid is the sandbox's: the zygote signals it
+            process.kill()
+            return
         try:
             os.killpg(os.getpgid(process.pid), signal.SIGKILL)
         except OSError:

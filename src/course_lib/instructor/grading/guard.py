@@ -102,7 +102,8 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
     # too: those are not judged again. Nothing else is skipped: a student's object that the guard
     # touches (its __str__, a property) runs under the guard like any other student code.
     walking, thread = set(), _thread.get_ident
-    kernel_main = os.path.join(package, "instructor", "grading", "guarded_kernel.py")  # every stack's bottom
+    # every stack's bottom: the kernel's main, under it the zygote's loop when the kernel was forked
+    bottom = tuple(os.path.join(package, "instructor", "grading", f) for f in ("guarded_kernel.py", "zygote.py"))
     function_type, code_setters = types.FunctionType, {"__code__", "__defaults__", "__kwdefaults__", "__globals__"}
     write = os.write
     realpath, join, getcwd = os.path.realpath, os.path.join, os.getcwd
@@ -168,7 +169,7 @@ def install(read_roots: list[str], write_roots: list[str], channel_fd: int | Non
             while f is not None:
                 code = f.f_code
                 name = code.co_filename
-                if name.startswith(package) and name != kernel_main:
+                if name.startswith(package) and name not in bottom:
                     return True
                 if code.co_flags & CO_SUSPENDABLE and not name.startswith(trusted) and not name.startswith("<frozen"):
                     return True

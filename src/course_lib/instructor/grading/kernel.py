@@ -41,6 +41,22 @@ def scratch_root() -> str:
 _SCRATCH: set[Path] = set()
 
 
+def kernel_env(env: dict[str, str], hidden_seed: int = -1, tmp: Path | None = None) -> dict[str, str]:
+    """A kernel's environment: what it keeps of the grader's ``env`` (:data:`KEEP_ENV`), the
+    student's hidden seed, and its home in ``/tmp`` (confined) or in ``tmp`` (not confined)."""
+    keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
+    home = f"{tmp}/home" if tmp is not None else "/tmp/home"
+    bindir = str(Path(os.sys.executable).parent)
+    if hidden_seed >= 0:
+        from ...checks.seeds import ENV
+
+        keep[ENV] = str(hidden_seed)
+    keep.update(HOME=home, TMPDIR=home if tmp is not None else "/tmp", MPLCONFIGDIR=f"{home}/.mpl",
+                IPYTHONDIR=f"{home}/.ipython", PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+                PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
+    return keep
+
+
 def remove_scratch() -> None:
     """Delete every scratch folder this process made (also for kernels that died:
     jupyter_client skips its clean-up for those)."""
@@ -66,6 +82,9 @@ class ConfinedKernelManager(AsyncKernelManager):
     guard = Bool(True, config=True, help="run the kernel behind the run-time guard (guarded_kernel)")
     guard_log = Unicode("", config=True, help="file the guard's findings are appended to")
     hidden_seed = Int(-1, config=True, help="the student's seed for the hidden test calls (-1: none)")
+    zygote = Unicode("", config=True, help="the student's zygote socket: fork kernels from it (.zygote)")
+    zygote_root = Unicode("", config=True, help="the zygote's scratch folder (each kernel's folder goes in it)")
+    zygote_sockets = Unicode("", config=True, help="the zygote's socket folder (each kernel's sockets go in it)")
 
     _scratch: Path | None = None
 
@@ -74,13 +93,20 @@ class ConfinedKernelManager(AsyncKernelManager):
         return sandbox.Limits(cpu_seconds=self.cpu_seconds, memory_bytes=self.memory_bytes,
                               processes=self.processes, file_bytes=self.file_bytes)
 
+    @property
+    def forked(self) -> bool:
+        """Whether this kernel is forked by the student's zygote (confined and guarded only)."""
+        return bool(self.zygote) and self.confine and self.guard
+
     async def _async_pre_start_kernel(self, **kw):
-        self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-kernel-", dir=scratch_root()))
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-kernel-", dir=self.zygote_root if self.forked
+                                              else scratch_root()))
         _SCRATCH.add(self._scratch)
         for sub in ("work", "tmp", "tmp/home"):
             (self._scratch / sub).mkdir()
         # Unix socket paths are limited to ~107 bytes: the sockets get a short folder of their own
-        self._sockets = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        self._sockets = Path(tempfile.mkdtemp(prefix="k", dir=self.zygote_sockets) if self.forked else
+                             tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
         _SCRATCH.add(self._sockets)
         self.transport = "ipc"
         self.ip = str(self._sockets / "k")
@@ -103,17 +129,7 @@ class ConfinedKernelManager(AsyncKernelManager):
                 self.log.warning("not copied for the kernel from %s: %s", folder, why)
 
     def _env(self, env: dict[str, str]) -> dict[str, str]:
-        keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
-        home = str(self._scratch / "tmp" / "home") if not self.confine else "/tmp/home"
-        bindir = str(Path(os.sys.executable).parent)
-        if self.hidden_seed >= 0:
-            from ...checks.seeds import ENV
-
-            keep[ENV] = str(self.hidden_seed)
-        keep.update(HOME=home, TMPDIR=home if not self.confine else "/tmp", MPLCONFIGDIR=f"{home}/.mpl",
-                    IPYTHONDIR=f"{home}/.ipython", PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-                    PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
-        return keep
+        return kernel_env(env, self.hidden_seed, None if self.confine else self._scratch / "tmp")
 
     def _guarded(self, kernel_cmd: list[str], env: dict[str, str], read_only: list[Path], kw: dict) -> list[str]:
         """``python -I -m ...guarded_kernel`` in place of ``python -m ipykernel_launcher``, with a
@@ -171,6 +187,8 @@ class ConfinedKernelManager(AsyncKernelManager):
         if self.guard:
             kernel_cmd = self._guarded(kernel_cmd, env, read_only, kw)
         limits = self.limits
+        if self.forked:
+            return await self._fork(kernel_cmd, env, kw)
         if self.confine:
             uid = sandbox.UID_BASE + self.slot
             sandbox.chown_tree(self._scratch, uid)
@@ -193,6 +211,34 @@ class ConfinedKernelManager(AsyncKernelManager):
                 for fd in self._guard_fds[1:]:  # the kernel holds the write end and the key now
                     os.close(fd)
                 self._guard_fds = None
+
+    async def _fork(self, kernel_cmd: list[str], env: dict[str, str], kw: dict) -> None:
+        """Ask the student's zygote for this kernel (:mod:`.zygote`) instead of starting one."""
+        from . import zygote
+
+        uid = sandbox.UID_BASE + self.slot
+        # the previous notebook's kernel is gone; anything of its uid still running is a stray that
+        # could reach this kernel (same uid, same PID namespace): killed before the fork
+        sandbox.wait_uid_gone(uid, wait=0)
+        sandbox.wait_uid_gone(uid, wait=5)
+        sandbox.chown_tree(self._scratch, uid)
+        sandbox.chown_tree(self._sockets, uid)
+        zygote.fresh_tmp(self.zygote_root, uid)
+        limits = self.limits
+        request = {"cwd": str(self._scratch / "work"), "env": env, "uid": uid,
+                   "argv": ["guarded_kernel", *kernel_cmd[kernel_cmd.index("course_lib.instructor.grading.guarded_kernel") + 1:]],
+                   "limits": [[which, value] for which, value in limits.pairs()]}
+        _, write, key_read = self._guard_fds
+        try:
+            process = zygote.ZygoteKernel(self.zygote, request, (write, key_read))
+        finally:
+            for fd in self._guard_fds[1:]:  # the kernel holds the write end and the key now
+                os.close(fd)
+            self._guard_fds = None
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+        provisioner.cwd = str(self._scratch / "work")
+        self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt by message on the control channel (ipykernel then sends

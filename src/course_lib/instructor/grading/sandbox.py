@@ -41,11 +41,15 @@ class Limits:
     file_bytes: int = 1 << 30       # RLIMIT_FSIZE: largest file it may write
     open_files: int = 1024          # RLIMIT_NOFILE
 
+    def pairs(self) -> list[tuple[int, int]]:
+        """``(resource, value)`` for each limit."""
+        return [(resource.RLIMIT_CPU, self.cpu_seconds), (resource.RLIMIT_AS, self.memory_bytes),
+                (resource.RLIMIT_NPROC, self.processes), (resource.RLIMIT_FSIZE, self.file_bytes),
+                (resource.RLIMIT_NOFILE, self.open_files), (resource.RLIMIT_CORE, 0)]
+
     def apply(self) -> None:
         """setrlimit in the calling process (use as a ``preexec_fn``)."""
-        for which, value in ((resource.RLIMIT_CPU, self.cpu_seconds), (resource.RLIMIT_AS, self.memory_bytes),
-                             (resource.RLIMIT_NPROC, self.processes), (resource.RLIMIT_FSIZE, self.file_bytes),
-                             (resource.RLIMIT_NOFILE, self.open_files), (resource.RLIMIT_CORE, 0)):
+        for which, value in self.pairs():
             resource.setrlimit(which, (value, value))
 
 
@@ -79,15 +83,18 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts
 
 
 def bwrap_argv(*, uid: int, workdir: Path, work_at: Path, tmp: Path, sockets: Path,
-               read_only: list[Path], env: dict[str, str]) -> list[str]:
+               read_only: list[Path], env: dict[str, str], zygote: bool = False) -> list[str]:
     """The ``bwrap ... --`` prefix for a command confined as described above.
 
     ``workdir`` (a private copy) appears at ``work_at`` and becomes the working
-    directory; ``tmp`` appears at ``/tmp``; ``sockets`` at its own path.
+    directory; ``tmp`` appears at ``/tmp``; ``sockets`` at its own path. With
+    ``zygote``, the command stays the sandbox's root with ``CAP_SETUID``, ``CAP_SETGID``
+    and ``CAP_KILL`` only (:mod:`.zygote`: it turns each kernel it forks into ``uid``).
     """
+    caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv below (or the zygote)
     argv = ["bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",  # only for setpriv below, dropped by it
+            *caps, *(["--cap-add", "CAP_KILL"] if zygote else []),
             "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
         p = Path("/") / name
@@ -114,6 +121,8 @@ def bwrap_argv(*, uid: int, workdir: Path, work_at: Path, tmp: Path, sockets: Pa
              "--clearenv"]
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
+    if zygote:
+        return [*argv, "--"]
     argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     return argv

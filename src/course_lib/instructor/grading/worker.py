@@ -16,8 +16,10 @@ This process is trusted (it holds the gradebook); only the kernels are not.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ class Settings:
     memory_bytes: int = 6 << 30
     processes: int = 256
     read_only: list[str] = field(default_factory=list)
+    fork_kernels: bool = True  # kernels forked from one zygote per student (.zygote); confined and guarded only
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -153,9 +156,6 @@ def _zero(settings: Settings, cfg, student: str, notebook: str) -> None:
 
 
 def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> dict:
-    from nbgrader.converters import Autograde, NbGraderException
-    from nbgrader.coursedir import CourseDirectory
-
     from .submissions import irregular
 
     cfg = nbgrader_config(settings, student, slot)
@@ -166,8 +166,52 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
         log.error("the submission holds more than regular files, so it is not graded: %s", "; ".join(bad[:10]))
         return {"corrupt": {}, "failed": ["the submission (it holds more than regular files)"], "refused": bad}
     corrupt = unreadable(folder)
-    failed: list[str] = []
     good = [p.stem for p in sorted(folder.glob("*.ipynb")) if p.stem not in corrupt]
+    with _zygote(settings, cfg, slot, log):
+        failed = _autograde(settings, cfg, student, good, log)
+    expected = [p.stem for p in sorted((Path(settings.course) / "release" / settings.assignment).glob("*.ipynb"))]
+    for notebook in [*corrupt, *(n for n in expected if n not in good and n not in corrupt)]:
+        try:
+            _zero(settings, cfg, student, notebook)
+        except Exception as err:  # noqa: BLE001 - an unknown notebook name: nothing to score
+            log.warning("could not score %s 0: %s", notebook, err)
+    return {"corrupt": corrupt, "failed": failed}
+
+
+@contextlib.contextmanager
+def _zygote(settings: Settings, cfg, slot: int, log: logging.Logger):
+    """The student's kernel zygote (:mod:`.zygote`) for the block, when kernels are confined and
+    guarded; without it (or if it cannot start) every kernel starts from scratch."""
+    km = cfg.ConfinedKernelManager
+    if not (settings.fork_kernels and settings.confine and settings.guard):
+        yield None
+        return
+    from . import sandbox
+    from .kernel import kernel_env
+    from .zygote import Zygote
+
+    try:
+        zygote = Zygote(uid=sandbox.UID_BASE + slot, read_only=[Path(p) for p in settings.read_only],
+                        env=kernel_env(dict(os.environ), km.hidden_seed))
+    except Exception as err:  # noqa: BLE001 - slower, not worse: kernels start from scratch
+        log.warning("kernels start from scratch: %s", err)
+        yield None
+        return
+    log.info("kernels forked from the student's zygote (%s)", zygote.socket)
+    km.zygote, km.zygote_root, km.zygote_sockets = zygote.socket, str(zygote.root), str(zygote.sockets)
+    try:
+        yield zygote
+    finally:
+        zygote.close()
+        km.zygote = km.zygote_root = km.zygote_sockets = ""
+
+
+def _autograde(settings: Settings, cfg, student: str, good: list[str], log: logging.Logger) -> list[str]:
+    """nbgrader's autograde of each notebook in ``good``; returns those it failed on."""
+    from nbgrader.converters import Autograde, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    failed: list[str] = []
     for notebook in good:
         cfg.ConfinedKernelManager.guard_log = str(guard_log(settings, student, notebook))
         coursedir = CourseDirectory(config=cfg, log=log)
@@ -178,13 +222,7 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
             converter.start()
         except NbGraderException:
             failed.append(notebook)
-    expected = [p.stem for p in sorted((Path(settings.course) / "release" / settings.assignment).glob("*.ipynb"))]
-    for notebook in [*corrupt, *(n for n in expected if n not in good and n not in corrupt)]:
-        try:
-            _zero(settings, cfg, student, notebook)
-        except Exception as err:  # noqa: BLE001 - an unknown notebook name: nothing to score
-            log.warning("could not score %s 0: %s", notebook, err)
-    return {"corrupt": corrupt, "failed": failed}
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,106 @@
+"""Kernels forked from one zygote per student share nothing: what a notebook changes in its
+kernel (a global, a monkeypatched check, a module in ``sys.modules``, files in ``/tmp``, the
+home folder or its working folder, a process left running) is not visible to the student's
+next notebook, nor to the next student.
+
+(A process left running cannot even be made: the guard refuses subprocess, fork and ctypes; the
+planter tries through libc anyway, and the kernel manager kills whatever of the sandbox uid is
+left before each fork.)
+
+A course of notebooks 01 and 02; ``a_planter`` plants all of that in its notebook 01 (and
+shows it can see it there: the control), then looks for it in its notebook 02;
+``b_observer``, graded next by the same worker slot, looks for it in its notebook 01.
+"""
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+
+import grading_course as G
+import nbrun
+from course_lib import nbmeta
+from course_lib.instructor.grading import sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
+              pytest.mark.skipif(sandbox.probe() is not None, reason=f"no confinement here: {sandbox.probe()}")]
+
+SECOND = "02_autograd.ipynb"
+
+# the guard refuses subprocess and os.fork: a process left running has to come through libc
+PLANT = """\
+import builtins, os, sys, types
+import course_lib.checks.hand_gradients as planted_into
+setattr(builtins, "PLANTED", 1)
+planted_into.PLANTED = 1
+sys.modules["planted_module"] = types.ModuleType("planted_module")
+for path in ("/tmp/planted.txt", os.path.expanduser("~/planted.txt"), "planted_here.txt"):
+    open(path, "w").write("planted")
+try:
+    import ctypes, time
+    if ctypes.CDLL(None).fork() == 0:
+        while True:
+            open("/tmp/stray_alive", "w").close()
+            time.sleep(0.05)
+except Exception:
+    pass
+"""
+
+LOOK = """\
+import builtins as _b, os as _os, sys as _sys, time as _time
+import course_lib.checks.hand_gradients as _hg
+_time.sleep(0.5)
+_seen = [name for name, there in [
+    ("builtins", hasattr(_b, "PLANTED")), ("check module", hasattr(_hg, "PLANTED")),
+    ("sys.modules", "planted_module" in _sys.modules), ("/tmp", _os.path.exists("/tmp/planted.txt")),
+    ("home", _os.path.exists(_os.path.expanduser("~/planted.txt"))), ("cwd", _os.path.exists("planted_here.txt")),
+    ("stray process", _os.path.exists("/tmp/stray_alive"))] if there]
+print("ISOLATION-SEEN:", _seen)
+"""
+
+
+def _with(root, notebook: str, code: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(root / "release" / "ps1" / notebook, as_version=4)
+    first = next(c for c in nb.cells if nbmeta.is_solution(c) and c.cell_type == "code")
+    first.source = code + "\n" + first.source
+    return nb
+
+
+def _seen(root, student: str, notebook: str) -> list[str]:
+    nb = nbformat.read(root / "autograded" / student / "ps1" / notebook, as_version=4)
+    lines = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             for line in str(o.get("text", "")).splitlines() if line.startswith("ISOLATION-SEEN:")]
+    assert len(lines) == 1, f"{student}/{notebook}: {lines}"
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("isolation")
+    (root / "source_notebooks" / "ps1").mkdir(parents=True)
+    shutil.copy(nbrun.SOURCE_DIR / SECOND, root / "source_notebooks" / "ps1" / SECOND)
+    G.make_course(root)
+    G.submit(root, "a_planter", _with(root, G.NOTEBOOK, PLANT + LOOK))
+    G.submit(root, "a_planter", _with(root, SECOND, LOOK), notebook=SECOND)
+    G.submit(root, "b_observer", _with(root, G.NOTEBOOK, LOOK))
+    proc = G.course_grade(root, "submitted", "--jobs", "1", "--no-feedback")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def test_the_kernels_were_forked_from_a_zygote(graded):
+    for student in ("a_planter", "b_observer"):
+        log = (graded / "grading" / "ps1" / "logs" / f"{student}.log").read_text()
+        assert "kernels forked from the student's zygote" in log and "start from scratch" not in log
+
+
+def test_the_planter_sees_its_own_plants(graded):
+    seen = _seen(graded, "a_planter", G.NOTEBOOK)
+    for name in ("builtins", "check module", "/tmp", "home", "cwd"):
+        assert name in seen, seen
+
+
+@pytest.mark.parametrize("student, notebook", [("a_planter", SECOND), ("b_observer", G.NOTEBOOK)])
+def test_nothing_reaches_the_next_notebook_or_student(graded, student, notebook):
+    assert _seen(graded, student, notebook) == "ISOLATION-SEEN: []"
