@@ -4,7 +4,11 @@
   computed from its data: change the data and the words change.
 - Every figure of the book (each ``{plotly-figure}`` of ``book/``) and every
   figure function the notebooks call gets a ``<figure>`` whose caption is that
-  text; a figure with a slider or buttons also gets native keyboard controls.
+  text; a figure with a slider or buttons also gets native keyboard controls,
+  and then plotly's own slider or buttons are not drawn (one control per view
+  switch), and the state of the view shown is said once, in the line under the
+  controls: not in the title, not in the caption. Without those controls (a
+  notebook output) plotly's own stay, and the figure's subtitle says the state.
 - In every view of every figure, two series drawn in the same panel differ by
   more than colour (dash, marker symbol, or lines against markers).
 - Each ``{graphviz}`` drawing of the book has an ``:alt:`` text.
@@ -12,8 +16,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +27,9 @@ import plotly.graph_objects as go
 import pytest
 
 from course_lib import figures
-from course_lib.figures.text import describe_figure, describe_views
-from course_lib.figures.plotly_offline import figure_html
+from course_lib.figures.text import describe_figure, describe_views, plain
+from course_lib.figures.plotly_offline import BookHtmlRenderer, figure_html
+from course_lib.figures.views import STATE, view_state
 
 from nb04_refs import reference
 
@@ -150,9 +157,11 @@ def test_every_figure_carries_its_text_alternative(make):
     fig = make()
     text = describe_figure(fig)
     assert re.search(r"\d", text) and len(text) > 40, text
+    caption = describe_figure(fig, state=False)
+    assert re.search(r"\d", caption) and len(caption) > 40, caption
     html = figure_html(fig, div_id="fig-under-test")
     assert '<figure class="course-figure" id="fig-under-test-box" aria-describedby="fig-under-test-text">' in html
-    assert f'<figcaption class="course-figure-text" id="fig-under-test-text">{escape(text)}' in html
+    assert f'<figcaption class="course-figure-text" id="fig-under-test-text">{escape(caption)}' in html
     for slider in fig.layout.sliders or ():
         steps = slider.steps
         assert f'max="{len(steps) - 1}"' in html and f'value="{slider.active or 0}"' in html
@@ -163,6 +172,136 @@ def test_every_figure_carries_its_text_alternative(make):
             assert f">{escape(button.label)}</" in html
     if not (fig.layout.sliders or fig.layout.updatemenus):
         assert "course-figure-controls" not in html
+
+
+# ------------------------------------------- one control, the state said once
+
+INTERACTIVE = [p for p in ALL if p.values[0]().layout.sliders or p.values[0]().layout.updatemenus]
+#: every interactive figure the book draws, at least; the notebooks' activation menu too
+INTERACTIVE_IDS = {p.id for p in INTERACTIVE}
+
+
+def test_the_interactive_figures_are_all_checked():
+    assert {"course_lib.book.optim:gradient_descent_steps_figure", "course_lib.book.layers:softmax_temperature_figure",
+            "course_lib.book.figures:xor_figure", "course_lib.figures.pieces:pieces_figure",
+            "activation_figure"} <= INTERACTIVE_IDS
+
+
+def plotted(html: str) -> tuple[list, dict]:
+    """The data and layout that ``Plotly.newPlot`` draws in a ``figure_html`` fragment."""
+    call = html.index("Plotly.newPlot(")
+    decoder = json.JSONDecoder()
+    start = html.index("[", call)
+    data, end = decoder.raw_decode(html, start)
+    layout, _ = decoder.raw_decode(html, html.index("{", end))
+    return data, layout
+
+
+class _Text(HTMLParser):
+    """The text a reader sees in a ``figure_html`` fragment, by where it is: the
+    line under the controls, the caption without its list of views, the list,
+    and everything else outside scripts (attributes are not text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: list[str] = []
+        self.found: dict[str, list[str]] = {"status": [], "caption": [], "views": [], "other": []}
+        self.controls = {"range": 0, "buttons": 0, "select": 0, "status": 0}
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "range":
+            self.controls["range"] += 1
+            assert a.get("aria-valuetext") and a.get("aria-controls"), attrs
+        if tag == "div" and a.get("role") == "group":
+            self.controls["buttons"] += 1
+            assert a.get("aria-label"), attrs
+        if tag == "button":
+            assert a.get("aria-pressed") in ("true", "false"), attrs
+        if tag == "select":
+            self.controls["select"] += 1
+        if "data-status" in a:
+            self.controls["status"] += 1
+            assert a.get("aria-live") == "polite", attrs
+        if tag in ("p", "figcaption", "details", "script") or "data-status" in a:
+            kind = ("status" if "data-status" in a else "views" if tag == "details" else
+                    "caption" if tag == "figcaption" else "script" if tag == "script" else None)
+            self.where.append(kind or (self.where[-1] if self.where else "other"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("p", "figcaption", "details", "script") and self.where:
+            self.where.pop()
+
+    def handle_data(self, data: str) -> None:
+        where = self.where[-1] if self.where else "other"
+        if where != "script" and data.strip():
+            self.found[where].append(data)
+
+
+def read(html: str) -> _Text:
+    parser = _Text()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.parametrize("make", INTERACTIVE)
+def test_the_book_draws_one_control_per_slider_and_menu(make):
+    fig = make()
+    html = figure_html(fig, div_id="fig-under-test")
+    _, layout = plotted(html)
+    sliders, menus = layout.get("sliders", []), layout.get("updatemenus", [])
+    assert len(sliders) == len(fig.layout.sliders or ()) and len(menus) == len(fig.layout.updatemenus or ())
+    # plotly's own are kept (the keyboard controls apply their steps) but not drawn
+    assert all(s.get("visible") is False for s in sliders + menus), [s.get("visible") for s in sliders + menus]
+    text = read(html)
+    kinds = [m.type or "dropdown" for m in fig.layout.updatemenus or ()]
+    assert text.controls == {"range": len(sliders), "buttons": kinds.count("buttons"),
+                             "select": kinds.count("dropdown"), "status": 1}, text.controls
+
+
+@pytest.mark.parametrize("make", INTERACTIVE)
+def test_the_state_of_the_view_is_said_once(make):
+    fig = make()
+    html = figure_html(fig, div_id="fig-under-test")
+    _, layout = plotted(html)
+    title = plain(layout["title"]["text"])
+    assert title == plain(fig.layout.title.text) and not layout["title"].get("subtitle", {}).get("text")
+    items = [item for s in layout.get("sliders", []) for item in s["steps"]] + \
+            [item for m in layout.get("updatemenus", []) for item in m["buttons"]]
+    for item in items:   # no step or button rewrites the title: it names the figure in every view
+        update = item["args"][1] if item["method"] == "update" and len(item["args"]) > 1 else {}
+        assert not {key for key in update if key.startswith("title")}, update
+    control = (fig.layout.sliders or fig.layout.updatemenus)[-1]
+    items = control.steps if control in (fig.layout.sliders or ()) else control.buttons
+    active = control.active or 0
+    state = view_state(items[active])
+    text = read(html)
+    status = plain(" ".join(text.found["status"]))
+    assert status == plain(state or items[active].label)
+    if state:   # a view that writes its own state: said in the status line, nowhere else
+        said = plain(state)
+        assert said not in title
+        assert said not in plain(" ".join(text.found["caption"])), "the caption repeats the state"
+        assert said not in plain(" ".join(text.found["other"]))
+        call = html.index("Plotly.newPlot(")
+        assert said not in html[call:html.index("</script>", call)], "the figure itself repeats the state"
+        # the collapsed list of every view is static: each view once, the shown one too
+        assert plain(" ".join(text.found["views"])).count(said) == 1
+
+
+@pytest.mark.parametrize("make", INTERACTIVE)
+def test_a_notebook_output_keeps_plotlys_controls(make):
+    fig = make()
+    html = BookHtmlRenderer().to_mimebundle(fig.to_dict())["text/html"]
+    _, layout = plotted(html)
+    assert "course-figure-controls" not in html and "data-status" not in html
+    assert all(s.get("visible", True) is not False for s in layout.get("sliders", []) + layout.get("updatemenus", []))
+    items = [item for s in fig.layout.sliders or () for item in s.steps] + \
+            [item for m in fig.layout.updatemenus or () for item in m.buttons]
+    states = [view_state(item) for item in items]
+    if any(states):   # the state goes in the subtitle, which each step rewrites; the title stays
+        assert all(item.args[1] == {STATE: state} for item, state in zip(items, states))
+        assert plain(layout["title"]["subtitle"]["text"]) in map(plain, states)
 
 
 def test_notebook_output_adds_the_text_as_its_own_output(monkeypatch):

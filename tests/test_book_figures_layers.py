@@ -1,6 +1,7 @@
 """course_lib.book.layers: the softmax-temperature figure of the page on layers
 and losses. Its slider must switch between precomputed bar charts (one visible at a
-time), each a probability vector equal to softmax(z / T), with T in the title."""
+time), each a probability vector equal to softmax(z / T); each view's state (the
+title's subtitle, or in the book the line under the slider) gives T and the entropy."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 from course_lib.book.layers import LOGITS, TEMPERATURES, softmax_temperature_figure
+from course_lib.figures.views import view_state
 
 
 def reference_softmax(z: np.ndarray) -> np.ndarray:
@@ -59,7 +61,8 @@ def test_initial_state_matches_active_step(fig, steps):
     visible = [trace.visible is not False for trace in fig.data]
     assert sum(visible) == 1, "exactly one bar trace should be visible before the slider moves"
     assert visible.index(True) == active
-    assert fig.layout.title.text == steps[active].args[1]["title.text"]
+    assert fig.layout.title.subtitle.text == view_state(steps[active])
+    assert "entropy" not in fig.layout.title.text, "the title names the figure, the subtitle says the state"
 
 
 def test_probabilities_sum_to_one_and_match_softmax(fig, steps):
@@ -85,9 +88,9 @@ def test_low_temperature_concentrates_on_argmax(fig, steps):
         "the largest probability should shrink as the temperature grows"
 
 
-def test_titles_mention_temperature_and_entropy(fig, steps):
+def test_states_mention_temperature_and_entropy(fig, steps):
     for step, trace in zip(steps, fig.data):
-        text = step.args[1]["title.text"]
+        text = view_state(step)
         assert f"T = {step.label}" in text, text
         p = np.asarray(trace.y, dtype=float)
         h = -float((p[p > 0] * np.log(p[p > 0])).sum())
@@ -101,4 +104,4 @@ def test_embeds_as_static_html(fig):
 
     html = figure_html(fig, div_id="fig-softmax-temperature-figure")
     assert "fig-softmax-temperature-figure" in html
-    assert "sliders" in html
+    assert "sliders" in html and 'type="range"' in html     # plotly's slider (not drawn) and the keyboard one

@@ -16,6 +16,7 @@ from course_lib.book.optim import (
     gradient_descent_steps_figure,
 )
 from course_lib.figures.plotly_offline import figure_html
+from course_lib.figures.views import view_state
 
 # Notebook 01's start values, written out here rather than imported.
 START = (1.0, 0.5, 3.0)
@@ -64,13 +65,14 @@ def test_values_follow_the_gradient_descent_update(descent):
         w = one_step(*w, DESCENT_ETA)
 
 
-def test_first_step_by_hand_and_the_title_reports_it(descent):
+def test_first_step_by_hand_and_the_state_reports_it(descent):
     traces = iteration_traces(descent, 1)
     # gradient at the start: (w3, w3, w1 + w2) = (4, 4, 1.5)
     expected = (1.0 - DESCENT_ETA * 3, 0.5 - DESCENT_ETA * 3, 3.0 - DESCENT_ETA * 1.5)
     assert [float(tr.y[1]) for tr in traces[:3]] == pytest.approx(expected)
-    title = descent.layout.sliders[0].steps[1].args[1]["title.text"]
-    numbers = [float(x) for x in re.findall(r"(?:w[₁₂₃]|L) = (-?\d+\.\d+)", title)]
+    state = view_state(descent.layout.sliders[0].steps[1])
+    assert state.startswith("step 1 of 20:")
+    numbers = [float(x) for x in re.findall(r"(?:w[₁₂₃]|L) = (-?\d+\.\d+)", state)]
     assert numbers == pytest.approx([*expected, (expected[0] + expected[1]) * expected[2]], abs=1e-3)
 
 

@@ -1,6 +1,8 @@
 """Figures and drawing helpers used by notebook 04."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,11 @@ def test_activation_figure_switches_traces_without_a_kernel():
     assert all(menu.buttons[0].args[0]["visible"])
     html = figure_html(fig)
     assert "updatemenus" in html and "<script src" not in html
+    # the menu, once: the book's <select>; plotly's own stays in the layout, not drawn
+    decoder = json.JSONDecoder()
+    _, end = decoder.raw_decode(html, html.index("[", html.index("Plotly.newPlot(")))
+    layout, _ = decoder.raw_decode(html, html.index("{", end))
+    assert html.count("<select") == 1 and [m["visible"] for m in layout["updatemenus"]] == [False]
 
 
 def test_adam_figure_shows_the_large_first_step_without_correction():

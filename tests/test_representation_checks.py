@@ -8,7 +8,8 @@ import pytest
 from course_lib.checks import CheckFailure
 from course_lib.checks import representation as R
 from course_lib.pieces import sawtooth
-from course_lib.figures.pieces import pieces_explorer, pieces_figure, view
+from course_lib.figures.pieces import PIECES_TITLE, pieces_explorer, pieces_figure, view
+from course_lib.figures.views import view_state
 
 
 # ---------------------------------------------------------------- collapse
@@ -130,11 +131,12 @@ def test_views_and_static_figure():
     for k, step in enumerate(steps):
         visible = step.args[0]["visible"]
         assert [i for i, v in enumerate(visible) if v] == [2 * k, 2 * k + 1]
-    assert steps[-1].label == "sawtooth D=3" and "κ(f) = 8 pieces" in steps[-1].args[1]["title.text"]
+    assert steps[-1].label == "sawtooth D=3" and "κ(f) = 8 pieces" in view_state(steps[-1])
     assert [t.visible for t in fig.data[:4]] == [True, True, False, False]     # "random D=3 W=4" is not among them
     shown = pieces_figure(depths=range(1, 4), widths=(2, 4))
     assert shown.layout.sliders[0].active == 5 and [i for i, t in enumerate(shown.data) if t.visible] == [10, 11]
-    assert shown.layout.title.text.startswith("random network (D = 3, widths 4)")
+    assert shown.layout.title.text == PIECES_TITLE                     # names the figure in every view
+    assert shown.layout.title.subtitle.text.startswith("random network (D = 3, widths 4)")
 
 
 def test_live_explorer_redraws_on_every_control():
@@ -169,4 +171,5 @@ def test_xor_figure_switches_between_the_two_models():
     shown = [[i for i, v in enumerate(b.args[0]["visible"]) if v] for b in buttons]
     assert shown[0] and shown[1] and not set(shown[0]) & set(shown[1])
     assert set(shown[0]) | set(shown[1]) == set(range(len(fig.data)))
-    assert "50%" in buttons[0].args[1]["title.text"] and "100%" in buttons[1].args[1]["title.text"]
+    assert "50%" in view_state(buttons[0]) and "100%" in view_state(buttons[1])
+    assert "%" not in fig.layout.title.text and view_state(buttons[0]) == fig.layout.title.subtitle.text

@@ -59,8 +59,9 @@ def descent_step_figure() -> go.Figure:
 def xor_figure() -> go.Figure:
     """Decision regions on XOR of one linear layer and of a network with one hidden
     ReLU layer of 8 units, trained the same way (see :mod:`course_lib.figures.xor`);
-    buttons switch between them."""
+    buttons switch between them, and the view's state gives its accuracy."""
     from ..figures import decision_regions_figure
+    from ..figures.views import titled, view_step
     from ..figures.xor import train_xor
 
     results = [train_xor(hidden=None), train_xor(hidden=8)]
@@ -72,13 +73,12 @@ def xor_figure() -> go.Figure:
             trace.visible = k == 0
             fig.add_trace(trace)
         counts.append(len(panel.data))
-    titles = [f"{r.name}: {r.accuracy:.0%} of the XOR points right" for r in results]
-    buttons = []
-    for k, (result, title) in enumerate(zip(results, titles)):
-        visible = [i == k for i, n in enumerate(counts) for _ in range(n)]
-        buttons.append(dict(label=result.name, method="update", args=[{"visible": visible}, {"title.text": title}]))
+    states = [f"{r.name}: {r.accuracy:.0%} of the XOR points right" for r in results]
+    buttons = [view_step(result.name, [i == k for i, n in enumerate(counts) for _ in range(n)], state)
+               for k, (result, state) in enumerate(zip(results, states))]
     fig.update_layout(panels[0].layout)
-    fig.update_layout(title=dict(text=titles[0], y=0.97), width=None, height=520, margin=dict(t=130),
+    fig.update_layout(title=titled("XOR: decision regions with and without a hidden layer", states[0], y=0.97),
+                      width=None, height=520, margin=dict(t=130),
                       updatemenus=[dict(type="buttons", direction="right", buttons=buttons, x=0, y=1.03,
                                         xanchor="left", yanchor="bottom")])
     return fig

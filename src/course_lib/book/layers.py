@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..figures.views import titled, view_step
+
 #: The fixed logit vector of the temperature figure (one score per class).
 LOGITS = np.array([2.0, 1.6, 0.5, 0.0, -0.8, -1.5])
 #: The temperatures the slider offers, from 0.1 to 5.
@@ -29,17 +31,17 @@ def entropy(p: np.ndarray) -> float:
 
 def softmax_temperature_figure() -> go.Figure:
     """Probabilities ``softmax(z / T)`` of the fixed logits ``LOGITS``, one bar chart
-    per temperature ``T`` in ``TEMPERATURES``; a slider picks ``T`` and the title gives
-    the entropy. Small ``T`` puts the mass on the largest logit, large ``T`` spreads it
-    towards the uniform distribution ``1/C``."""
+    per temperature ``T`` in ``TEMPERATURES``; a slider picks ``T`` and the view's
+    state (:mod:`course_lib.figures.views`) gives the entropy. Small ``T`` puts the
+    mass on the largest logit, large ``T`` spreads it towards the uniform
+    distribution ``1/C``."""
     z = LOGITS
     C = len(z)
     labels = [f"class {c + 1}<br>z = {v:g}" for c, v in enumerate(z)]
     start = TEMPERATURES.index(1.0)
 
-    def title(T: float, p: np.ndarray) -> str:
-        return (f"softmax(z / T) at temperature T = {T:g}: "
-                f"entropy {entropy(p):.2f} nats (uniform: log {C} = {np.log(C):.2f})")
+    def state(T: float, p: np.ndarray) -> str:
+        return f"T = {T:g}: entropy {entropy(p):.2f} nats (uniform: log {C} = {np.log(C):.2f})"
 
     fig = go.Figure()
     steps = []
@@ -51,14 +53,13 @@ def softmax_temperature_figure() -> go.Figure:
             marker={"color": "#1f77b4"},
             hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>",
         ))
-        visible = [j == k for j in range(len(TEMPERATURES))]
-        steps.append({"method": "update", "label": f"{T:g}",
-                      "args": [{"visible": visible}, {"title.text": title(T, p)}]})
+        steps.append(view_step(f"{T:g}", [j == k for j in range(len(TEMPERATURES))], state(T, p)))
     fig.add_hline(y=1 / C, line={"dash": "dash", "color": "#888"},
                   annotation_text=f"uniform 1/{C}", annotation_position="top right")
     fig.update_layout(
-        title={"text": title(TEMPERATURES[start], softmax(z / TEMPERATURES[start])),
-               "x": 0.0, "xanchor": "left", "font": {"size": 14}},
+        title=titled(f"softmax(z / T) of {C} fixed logits z at temperature T",
+                     state(TEMPERATURES[start], softmax(z / TEMPERATURES[start])),
+                     x=0.0, xanchor="left", font={"size": 14}),
         xaxis_title="class (and its logit z)",
         yaxis={"title": "probability", "range": [0.0, 1.1]},
         template="plotly_white",

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..figures.style import series_style
+from ..figures.views import titled, view_step
 
 
 #: Start of the gradient-descent figure: not Problem 1's values (its first step would
@@ -51,8 +52,8 @@ def gradient_descent_steps_figure() -> go.Figure:
     """Gradient descent on ``L = (w1 + w2) * w3``, one slider position per iteration.
 
     Slider position ``t`` (``t = 0`` is the start) shows exactly four traces, the
-    histories of ``w1``, ``w2``, ``w3`` (left) and ``L`` (right) up to step ``t``,
-    and writes the current values in the title.
+    histories of ``w1``, ``w2``, ``w3`` (left) and ``L`` (right) up to step ``t``;
+    its state (:mod:`course_lib.figures.views`) gives the current values.
     """
     path = descent_path()
     n = len(path)
@@ -62,7 +63,7 @@ def gradient_descent_steps_figure() -> go.Figure:
 
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=("parameters", "loss L = (w₁ + w₂)·w₃"))
-    titles = []
+    states = []
     for t in range(n):
         for j, (name, colour) in enumerate(zip(names, colours)):
             fig.add_trace(go.Scatter(
@@ -72,24 +73,21 @@ def gradient_descent_steps_figure() -> go.Figure:
                 hovertemplate=f"step %{{x}}<br>{name} = %{{y:.4f}}<extra></extra>",
             ), row=1, col=1 if j < 3 else 2)
         w1, w2, w3, loss = path[t]
-        titles.append(f"step {t} of {n - 1} (η = {DESCENT_ETA:g}): w₁ = {w1:.3f}, "
-                      f"w₂ = {w2:.3f}, w₃ = {w3:.3f}, L = {loss:.3f}")
+        states.append(f"step {t} of {n - 1}: w₁ = {w1:.3f}, w₂ = {w2:.3f}, w₃ = {w3:.3f}, L = {loss:.3f}")
 
-    slider_steps = []
-    for t in range(n):
-        visible = [i // TRACES_PER_STEP == t for i in range(TRACES_PER_STEP * n)]
-        slider_steps.append(dict(method="update", label=str(t),
-                                 args=[{"visible": visible}, {"title.text": titles[t]}]))
+    slider_steps = [view_step(str(t), [i // TRACES_PER_STEP == t for i in range(TRACES_PER_STEP * n)], states[t])
+                    for t in range(n)]
 
     # The step axis is fixed; the value axes rescale to the history shown, so that
     # the first steps stay readable although the values grow exponentially.
     fig.update_xaxes(title_text="step t", range=[-0.5, n - 0.5], autorange=False)
     fig.update_yaxes(autorange=True)
     fig.update_layout(
-        title={"text": titles[0], "x": 0.0, "xanchor": "left", "font": {"size": 14}},
+        title=titled(f"Gradient descent on L = (w₁ + w₂)·w₃ with η = {DESCENT_ETA:g}", states[0],
+                     x=0.0, xanchor="left", y=0.98, yanchor="top", font={"size": 14}),
         template="plotly_white",
         height=480,
-        margin={"l": 60, "r": 20, "t": 110, "b": 40},
+        margin={"l": 60, "r": 20, "t": 120, "b": 40},
         legend={"orientation": "h", "x": 0.0, "y": 1.1, "xanchor": "left", "yanchor": "bottom"},
         sliders=[dict(active=0, steps=slider_steps, currentvalue={"prefix": "step: "},
                       pad={"t": 50})],

@@ -7,7 +7,9 @@ sliders switch precomputed traces, no kernel needed):
   the notebooks' figures; :mod:`.pieces` (the linear-pieces explorer), :mod:`.xor`
   (the XOR net trained for a figure), :mod:`.graph` (computation graphs, graphviz);
 - :mod:`.style` (series colours and symbols), :mod:`.text` (each figure's text
-  alternative) and :mod:`.plotly_offline` (the renderer that works offline and in the book).
+  alternative), :mod:`.views` (where a figure with a slider or buttons says the view
+  shown: its title names the figure, one state line says the view) and
+  :mod:`.plotly_offline` (the renderer that works offline and in the book).
 
 Names are imported on first use, so ``from course_lib.figures import use_book_renderer``
 does not import every figure module.

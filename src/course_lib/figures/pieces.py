@@ -16,11 +16,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..pieces import count_pieces, random_net, sawtooth
+from .views import titled, view_step
 
 __all__ = ["pieces_explorer", "pieces_figure", "view"]
 
 CONSTRUCTIONS = ("random", "sawtooth")
 INTERVALS = {"random": (-1.0, 1.0), "sawtooth": (0.0, 1.0)}
+#: The title of :func:`pieces_figure`, whatever view it shows.
+PIECES_TITLE = "The linear pieces of f(x), a ReLU network of one input"
 
 
 def view(construction: str, depth: int, width: int, seed: int = 0) -> tuple[Any, str]:
@@ -50,9 +53,10 @@ def _traces(result: Any, visible: bool) -> list[go.Scatter]:
     ]
 
 
-def _figure(result: Any, text: str) -> go.Figure:
+def _figure(result: Any) -> go.Figure:
+    """The explorer's plot; its title names the figure, the panel's line above says the counts."""
     fig = go.Figure(_traces(result, True))
-    fig.update_layout(template="plotly_white", height=380, title=dict(text=text, font=dict(size=13)),
+    fig.update_layout(template="plotly_white", height=380, title=dict(text=PIECES_TITLE, font=dict(size=13)),
                       xaxis_title="x", yaxis_title="f(x)", legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -71,12 +75,12 @@ def pieces_explorer(max_depth: int = 8, max_width: int = 8) -> Any:
 
     def redraw(*_: Any) -> None:
         width.disabled = seed.disabled = construction.value == "sawtooth"
-        result, text = view(construction.value, depth.value, width.value, seed.value)
+        result, _ = view(construction.value, depth.value, width.value, seed.value)
         info.value = (f"<b>κ(f) = {result.count}</b> linear pieces &nbsp;·&nbsp; bound 2<sup>D</sup>·∏W<sub>d</sub> = "
                       f"{result.bound:,} &nbsp;·&nbsp; after each layer: {', '.join(map(str, result.layer_counts))}")
         with out:
             out.clear_output(wait=True)
-            display(_figure(result, text))
+            display(_figure(result))
 
     for control in (construction, depth, width, seed):
         control.observe(redraw, names="value")
@@ -87,7 +91,8 @@ def pieces_explorer(max_depth: int = 8, max_width: int = 8) -> Any:
 def pieces_figure(depths: Iterable[int] = range(1, 7), widths: Sequence[int] = (2, 4, 8), seed: int = 0,
                   start: str = "random D=3 W=4") -> go.Figure:
     """Every random network (depth × width) and every sawtooth depth, precomputed;
-    a slider picks one (first shown: the view labelled ``start``, if any). Works with no kernel."""
+    a slider picks one (first shown: the view labelled ``start``, if any), and the view's
+    state (:mod:`course_lib.figures.views`) gives its piece count. Works with no kernel."""
     depths = list(depths)
     views = [view("random", d, wd, seed) for d in depths for wd in widths]
     views += [view("sawtooth", d, 2) for d in depths]
@@ -97,11 +102,10 @@ def pieces_figure(depths: Iterable[int] = range(1, 7), widths: Sequence[int] = (
     for k, (result, _) in enumerate(views):
         for trace in _traces(result, k == first):
             fig.add_trace(trace)
-    steps = []
-    for k, ((_, text), label) in enumerate(zip(views, labels)):
-        visible = [i // 2 == k for i in range(2 * len(views))]
-        steps.append(dict(method="update", label=label, args=[{"visible": visible}, {"title.text": text}]))
-    fig.update_layout(template="plotly_white", height=460, title=dict(text=views[first][1], font=dict(size=13)),
+    steps = [view_step(label, [i // 2 == k for i in range(2 * len(views))], text)
+             for k, ((_, text), label) in enumerate(zip(views, labels))]
+    fig.update_layout(template="plotly_white", height=460,
+                      title=titled(PIECES_TITLE, views[first][1], font=dict(size=13)),
                       xaxis_title="x", yaxis_title="f(x)", showlegend=True,
                       legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom"),
                       sliders=[dict(active=first, steps=steps, currentvalue=dict(prefix="network: "), pad=dict(t=40))])

@@ -11,7 +11,8 @@ needs its ``<div>`` and the ``Plotly.newPlot`` call:
   whose caption is the figure's text alternative, computed from its data
   (:mod:`course_lib.figures.text`), and, for a figure with a slider or buttons,
   native HTML controls (a range input, buttons, a select) that drive it from the
-  keyboard (bound by ``book/assets/course_figures.js``);
+  keyboard (bound by ``book/assets/course_figures.js``) *instead of* plotly's
+  own, which are then not drawn, with one line that says the view shown;
 - :func:`use_book_renderer` makes ``fig.show()`` in a notebook emit the plotly
   mime type (drawn by JupyterLab) *and* that fragment as ``text/html`` (used by
   the book), then the figure's text alternative as a plain-text output, so
@@ -29,6 +30,7 @@ import plotly.io as pio
 from plotly.io._base_renderers import ExternalRenderer, MimetypeRenderer
 
 from .text import describe_figure, describe_views, plain
+from .views import view_state, without_state
 
 #: Name under which :func:`use_book_renderer` registers the HTML renderer.
 RENDERER_NAME = "course_book_html"
@@ -43,17 +45,24 @@ PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: bool = True) -> str:
     """The ``<figure>`` that draws ``fig`` with a page-level plotly.js.
 
-    It holds the plotly ``<div id=div_id>`` and its ``Plotly.newPlot`` call, a
-    caption with the figure's text alternative (computed from its data; for a
-    slider or buttons also what each view shows) and, with ``controls``, native
-    keyboard controls for its sliders and menus (they need the book's
-    ``course_figures.js``). Neither plotly.js nor MathJax is inlined or fetched:
-    the page must load plotly.js itself (the book does, from its own static files).
+    It holds the plotly ``<div id=div_id>`` and its ``Plotly.newPlot`` call, and
+    a caption with the figure's text alternative, computed from its data: a
+    static description (for a slider or buttons also what each view shows), not
+    the view drawn now. With ``controls`` (the book, whose ``course_figures.js``
+    binds them), a figure with sliders or menus gets native keyboard controls
+    instead of plotly's own, which are not drawn, and the line under those
+    controls says the state of the view shown (:mod:`course_lib.figures.views`),
+    which the figure's title then no longer repeats. Without ``controls`` the
+    figure keeps plotly's slider or buttons and its own state line. Neither
+    plotly.js nor MathJax is inlined or fetched: the page must load plotly.js
+    itself (the book does, from its own static files).
     """
     fig = fig if isinstance(fig, go.Figure) else go.Figure(fig)
     div_id = div_id or f"fig-{uuid.uuid4().hex[:12]}"
+    keyboard = controls_html(fig, div_id) if controls else ""
+    drawn = plotly_controls_hidden(without_state(fig)) if keyboard else fig
     plot = pio.to_html(
-        fig,
+        drawn,
         full_html=False,
         include_plotlyjs=False,
         include_mathjax=False,
@@ -67,10 +76,10 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: b
     )
     text_id = f"{div_id}-text"
     parts = [f'<figure class="course-figure" id="{div_id}-box" aria-describedby="{text_id}">']
-    if controls:
-        parts.append(controls_html(fig, div_id))
+    if keyboard:
+        parts.append(keyboard)
     parts.append(plot)
-    parts.append(f'<figcaption class="course-figure-text" id="{text_id}">{escape(describe_figure(fig))}')
+    parts.append(f'<figcaption class="course-figure-text" id="{text_id}">{escape(describe_figure(fig, state=False))}')
     views = describe_views(fig)
     if views:
         items = "".join(f"<li>{escape(label)}: {escape(text)}</li>" for label, text in views)
@@ -79,46 +88,76 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: b
     return "\n".join(parts)
 
 
+def _controlled(fig: go.Figure) -> tuple[list[int], list[int]]:
+    """Indices of the sliders and of the menus of ``fig`` that get a keyboard control
+    (those with at least one step or button)."""
+    return ([i for i, s in enumerate(fig.layout.sliders or ()) if s.steps],
+            [i for i, m in enumerate(fig.layout.updatemenus or ()) if m.buttons])
+
+
+def plotly_controls_hidden(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` in which plotly does not draw the sliders and menus that
+    :func:`controls_html` replaces (``visible=False``). They stay in the layout,
+    steps and buttons included: the keyboard controls apply them from there."""
+    out = go.Figure(fig)
+    sliders, menus = _controlled(out)
+    for i in sliders:
+        out.layout.sliders[i].visible = False
+    for i in menus:
+        out.layout.updatemenus[i].visible = False
+    return out
+
+
+def _state(item: Any) -> str:
+    """What the line under the controls says for one step or button: its state
+    (:func:`~course_lib.figures.views.view_state`), or else its label."""
+    return plain(view_state(item)) or plain(item.label)
+
+
 def controls_html(fig: go.Figure, div_id: str) -> str:
     """Keyboard controls for the sliders and menus of ``fig``: a range input per
     slider, a group of toggle buttons per button menu, a ``<select>`` per
-    dropdown, and a live region that announces the view shown. Empty for a
-    figure without sliders or menus."""
+    dropdown, and one live line that says the state of the view shown. Empty
+    for a figure without sliders or menus."""
     title = plain(fig.layout.title.text) if fig.layout.title and fig.layout.title.text else "the figure"
-    rows = []
-    for i, slider in enumerate(fig.layout.sliders or ()):
-        labels = [plain(step.label) for step in slider.steps or ()]
-        if not labels:
-            continue
+    status_id = f"{div_id}-status"
+    rows, status = [], ""
+    sliders, menus = _controlled(fig)
+    for i in sliders:
+        slider = fig.layout.sliders[i]
+        labels = [plain(step.label) for step in slider.steps]
+        states = [_state(step) for step in slider.steps]
         active = slider.active or 0
         name = plain(slider.currentvalue.prefix).rstrip(" :=") if slider.currentvalue else ""
         rows.append(
             f'<label class="course-figure-slider">{escape(name or "view")} '
             f'<input type="range" min="0" max="{len(labels) - 1}" step="1" value="{active}" '
             f'data-slider="{i}" aria-valuetext="{escape(labels[active])}" aria-controls="{div_id}" '
-            f"data-labels='{escape(_json(labels))}'>"
-            f'<span class="course-figure-value" aria-hidden="true">{escape(labels[active])}</span></label>')
-    for i, menu in enumerate(fig.layout.updatemenus or ()):
-        labels = [plain(button.label) for button in menu.buttons or ()]
-        if not labels:
-            continue
+            f"data-labels='{escape(_json(labels))}' data-states='{escape(_json(states))}'></label>")
+        status = states[active]
+    for i in menus:
+        menu = fig.layout.updatemenus[i]
+        labels = [plain(button.label) for button in menu.buttons]
+        states = f"data-states='{escape(_json([_state(button) for button in menu.buttons]))}'"
         active = menu.active if menu.active is not None and 0 <= menu.active < len(labels) else 0
         if menu.type == "buttons":
             buttons = "".join(
                 f'<button type="button" data-menu="{i}" data-button="{k}" aria-controls="{div_id}" '
                 f'aria-pressed="{"true" if k == active else "false"}">{escape(label)}</button>'
                 for k, label in enumerate(labels))
-            rows.append(f'<div role="group" class="course-figure-buttons" '
+            rows.append(f'<div role="group" class="course-figure-buttons" data-menu-group="{i}" {states} '
                         f'aria-label="Views of {escape(title)}">{buttons}</div>')
         else:
             options = "".join(f'<option value="{k}"{" selected" if k == active else ""}>{escape(label)}</option>'
                               for k, label in enumerate(labels))
-            rows.append(f'<label class="course-figure-menu">view <select data-menu="{i}" '
+            rows.append(f'<label class="course-figure-menu">view <select data-menu="{i}" {states} '
                         f'aria-controls="{div_id}">{options}</select></label>')
+        status = _state(menu.buttons[active])
     if not rows:
         return ""
-    status = f'<p class="course-figure-status" aria-live="polite" data-status>{escape(title)}</p>'
-    return f'<div class="course-figure-controls" data-figure="{div_id}">{"".join(rows)}{status}</div>'
+    line = (f'<p class="course-figure-status" id="{status_id}" role="status" aria-live="polite" '
+            f'data-status>{escape(status)}</p>')
+    return f'<div class="course-figure-controls" data-figure="{div_id}">{"".join(rows)}{line}</div>'
 
 
 def _json(value: Any) -> str:
@@ -131,7 +170,9 @@ class BookHtmlRenderer(MimetypeRenderer):
     """A plotly renderer whose ``text/html`` output relies on a page-level plotly.js.
 
     The caption carries the text alternative; no keyboard controls are added,
-    since a notebook output does not load the book's ``course_figures.js``.
+    since a notebook output does not load the book's ``course_figures.js``, so
+    the figure keeps plotly's own slider or buttons and its subtitle says the
+    view shown (a figure is never left without a control).
     """
 
     def to_mimebundle(self, fig_dict: dict) -> dict[str, str]:

@@ -4,8 +4,9 @@ A reader who cannot see a figure gets the same facts in words (WCAG 1.1.1):
 :func:`describe_figure` reads the title, the axes and every visible trace and
 says what the data do, e.g. "loss: falls from 2.3 to 0.4 as step goes from 0
 to 9 (lowest 0.38 at step 8)". :func:`describe_views` lists what each
-position of a slider or each button of a figure shows (the title a view sets,
-which the book's figures compute from their data).
+position of a slider or each button of a figure shows (the state a view
+writes, see :mod:`course_lib.figures.views`, which the book's figures compute
+from their data).
 
 A figure function may lead the description with its own sentence by setting
 ``fig.layout.meta = {"alt": "..."}``; the data-derived sentences follow it.
@@ -175,57 +176,81 @@ def _visible(trace: Any) -> bool:
     return trace.visible is None or trace.visible is True
 
 
-def describe_figure(fig: Any) -> str:
+def _view_items(fig: go.Figure) -> list[Any]:
+    """Every step of every slider and every button of every menu."""
+    groups = [s.steps for s in fig.layout.sliders or ()] + [m.buttons for m in fig.layout.updatemenus or ()]
+    return [item for items in groups for item in items or ()]
+
+
+def _changes_with_the_view(fig: go.Figure) -> set[int]:
+    """Indices of the traces that some step or button shows or hides."""
+    first = [_visible(t) for t in fig.data]
+    changing = set()
+    for item in _view_items(fig):
+        args = list(item.args or ())
+        if args and isinstance(args[0], dict) and isinstance(args[0].get("visible"), (list, tuple)):
+            changing |= {i for i, (v, w) in enumerate(zip(args[0]["visible"], first)) if (v is True) != w}
+    return changing
+
+
+def describe_figure(fig: Any, *, state: bool = True) -> str:
     """A text alternative of ``fig`` computed from its data: title, axes, and
-    what every visible trace shows; a slider or buttons are named with their views."""
+    what every visible trace shows; a slider or buttons are named with their views.
+
+    With ``state=False`` it leaves out what belongs to the view drawn now (the
+    title's subtitle, which says that view's state, the traces that a slider or
+    a button shows or hides, and which view is shown): the static caption of a
+    figure whose live controls say the view (:func:`describe_views` lists them all).
+    """
     fig = _figure(fig)
     parts = []
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
     if meta.get("alt"):
         parts.append(str(meta["alt"]).rstrip(".") + ".")
     title = plain(fig.layout.title.text) if fig.layout.title and fig.layout.title.text else ""
+    subtitle = plain(fig.layout.title.subtitle.text) if state and fig.layout.title and fig.layout.title.subtitle else ""
+    title = f"{title} ({subtitle})" if title and subtitle else title or subtitle
     parts.append(f"Figure: {title}." if title else "Figure.")
     notes = [plain(a.text) for a in (fig.layout.annotations or ()) if a.text]
     if notes:
         more = "…" if len(notes) > MAX_BARS else ""
         parts.append(f"Labels on the figure: {'; '.join(notes[:MAX_BARS])}{more}.")
-    shown = [t for t in fig.data if _visible(t)]
+    hidden = set() if state else _changes_with_the_view(fig)
+    shown = [t for i, t in enumerate(fig.data) if _visible(t) and i not in hidden]
     for trace in shown[:MAX_TRACES]:
         parts.append(describe_trace(fig, trace).rstrip(".") + ".")
     if len(shown) > MAX_TRACES:
         parts.append(f"{len(shown) - MAX_TRACES} more traces of the same kind.")
     for slider in fig.layout.sliders or ():
         labels = [plain(s.label) for s in slider.steps or ()]
-        prefix = plain(slider.currentvalue.prefix).rstrip(": ") if slider.currentvalue else ""
-        active = labels[slider.active or 0] if labels else ""
+        prefix = plain(slider.currentvalue.prefix).rstrip(" :=") if slider.currentvalue else ""
+        active = f"; shown: {labels[slider.active or 0]}" if state and labels else ""
         parts.append(f"A slider{f' ({prefix})' if prefix else ''} picks one of {len(labels)} views, "
-                     f"from {labels[0]} to {labels[-1]}; shown: {active}." if labels else "An empty slider.")
+                     f"from {labels[0]} to {labels[-1]}{active}." if labels else "An empty slider.")
     for menu in fig.layout.updatemenus or ():
         labels = [plain(b.label) for b in menu.buttons or ()]
         if labels:
             active = labels[menu.active] if menu.active is not None and 0 <= menu.active < len(labels) else labels[0]
             parts.append(f"{'Buttons' if menu.type == 'buttons' else 'A menu'} pick one of {len(labels)} views: "
-                         f"{', '.join(labels)}; shown: {active}.")
+                         f"{', '.join(labels)}{f'; shown: {active}' if state else ''}.")
     return " ".join(parts)
 
 
 def describe_views(fig: Any) -> list[tuple[str, str]]:
     """``(label, what the view shows)`` for each step of each slider and each
-    button of each menu; what it shows is the title the view sets, or the
-    traces it makes visible, described from their data."""
+    button of each menu; what it shows is the state the view writes
+    (:func:`~course_lib.figures.views.view_state`), or the traces it makes
+    visible, described from their data."""
+    from .views import view_state
+
     fig = _figure(fig)
     views = []
-    controls = [s.steps for s in fig.layout.sliders or ()] + [m.buttons for m in fig.layout.updatemenus or ()]
-    for items in controls:
-        for item in items or ():
-            args = list(item.args or ())
-            layout_update = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-            title = layout_update.get("title.text")
-            if title is None and isinstance(layout_update.get("title"), dict):
-                title = layout_update["title"].get("text")
-            if not title and args and isinstance(args[0], dict) and "visible" in args[0]:
-                visible = args[0]["visible"]
-                traces = [t for t, v in zip(fig.data, visible) if v is True]
-                title = "; ".join(describe_trace(fig, t) for t in traces[:3])
-            views.append((plain(item.label), plain(title)))
+    for item in _view_items(fig):
+        args = list(item.args or ())
+        title = view_state(item)
+        if not title and args and isinstance(args[0], dict) and "visible" in args[0]:
+            visible = args[0]["visible"]
+            traces = [t for t, v in zip(fig.data, visible) if v is True]
+            title = "; ".join(describe_trace(fig, t) for t in traces[:3])
+        views.append((plain(item.label), plain(title)))
     return views
