@@ -48,8 +48,11 @@ import stat
 import sys
 import time
 
-PRELOAD = ("numpy", "torch", "scipy.special", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "nbformat", "graphviz", "IPython",
-           "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "course_lib.notebook", "course_lib.figures.plotly_offline",
+#: What every kernel imports sooner or later (besides course_lib and its checks), imported once in the zygote.
+PRELOAD = ("numpy", "torch", "torch.optim", "torchvision", "torchvision.datasets", "scipy.special", "scipy.ndimage",
+           "PIL.Image", "tqdm.auto", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "nbformat",
+           "graphviz", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "course_lib.notebook", "course_lib.data", "course_lib.dream", "course_lib.figures.plotly_offline",
            "course_lib.instructor.grading.guard", "course_lib.instructor.grading.verdict")
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
 
