@@ -73,6 +73,25 @@ def is_manual_answer(cell: NotebookNode) -> bool:
     return is_grade(cell) and is_solution(cell)
 
 
+#: The tag of a given cell that only shows something (a figure, a printout): ``course-grade``
+#: does not run it (see :func:`demo_ids`).
+DEMO_TAG = "demo"
+
+
+def is_demo(cell: NotebookNode) -> bool:
+    """A read-only code cell the author tagged :data:`DEMO_TAG`, carrying no points and defining
+    nothing a later cell needs (``tests/test_demo_cells.py`` holds the author to that)."""
+    tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell, dict) else []
+    return (cell.get("cell_type") == "code" and isinstance(tags, list) and DEMO_TAG in tags
+            and is_locked(cell) and not is_grade(cell) and not is_solution(cell) and grade_id(cell) is not None)
+
+
+def demo_ids(source_nb: NotebookNode) -> list[str]:
+    """The grade ids of the demonstration cells of a *source* notebook (never of a submitted one:
+    a student could tag anything)."""
+    return [grade_id(c) for c in source_nb.cells if is_demo(c)]
+
+
 def points(cell: NotebookNode) -> float:
     """Points of a graded cell, 0 for any other."""
     return float(nbgrader(cell).get("points", 0) or 0) if is_grade(cell) else 0.0

@@ -42,7 +42,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, List, Unicode
 
 from course_lib import nbmeta
 from . import verdict
@@ -52,6 +52,7 @@ KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 OUTPUT_LIMIT = "OutputLimitExceeded"
 TIMEOUT = "CellTimeoutError"
+SKIPPED = "[course-grade: not run at grading: this given cell only shows something (a figure, a printout)]\n"
 
 
 _NATIVE = "a crash in native code (ctypes, a C extension, or a stack overflow from very deep recursion)"
@@ -136,6 +137,8 @@ class GuardedExecute(Execute):
     max_cell_output = Integer(1 << 20, help="bytes of output kept per cell").tag(config=True)
     max_output = Integer(64 << 20, help="bytes of output per notebook before the kernel is killed").tag(config=True)
     notebook_timeout = Integer(1800, help="seconds the whole notebook may run").tag(config=True)
+    skip_ids = List(Unicode(), help="grade ids of the source notebook's demonstration cells, not run "
+                                    "(nbmeta.demo_ids)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped: str | None = None
@@ -230,6 +233,9 @@ class GuardedExecute(Execute):
         if self._stopped is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
             return cell
+        if self._demo(cell):
+            cell.outputs = [new_output("stream", name="stdout", text=SKIPPED)]
+            return cell
         source = cell.source
         if nbmeta.is_autograded_test(cell) and getattr(self.km, "verdict_key", None) is not None:
             cell.source = verdict.wrap(cell_index, source)
@@ -250,6 +256,13 @@ class GuardedExecute(Execute):
         return cell
 
     execute_cell = run_sync(async_execute_cell)
+
+    def _demo(self, cell) -> bool:
+        """A demonstration cell of the source notebook: read-only (its source is the source
+        notebook's, put back by nbgrader before this runs), no points, and named by the grader
+        from the source, never by the submission's own tags."""
+        return (nbmeta.grade_id(cell) in self.skip_ids and nbmeta.is_locked(cell) and not nbmeta.is_grade(cell)
+                and not nbmeta.is_solution(cell))
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Timeout waiting for execute reply (%is): interrupting the kernel", timeout)

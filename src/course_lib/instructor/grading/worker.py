@@ -47,6 +47,7 @@ class Settings:
     processes: int = 256
     read_only: list[str] = field(default_factory=list)
     fork_kernels: bool = True  # kernels forked from one zygote per student (.zygote); confined and guarded only
+    skip_demos: bool = True    # the source notebooks' demonstration cells are not run (nbmeta.demo_ids)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -206,14 +207,26 @@ def _zygote(settings: Settings, cfg, slot: int, log: logging.Logger):
         km.zygote = km.zygote_root = km.zygote_sockets = ""
 
 
+def demo_ids(source: Path) -> list[str]:
+    """The demonstration cells of the source notebook ``source`` (none if it cannot be read)."""
+    from course_lib import nbmeta
+
+    try:
+        return nbmeta.demo_ids(nbformat.read(str(source), as_version=4))
+    except Exception:  # noqa: BLE001 - then every cell runs
+        return []
+
+
 def _autograde(settings: Settings, cfg, student: str, good: list[str], log: logging.Logger) -> list[str]:
     """nbgrader's autograde of each notebook in ``good``; returns those it failed on."""
     from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
     failed: list[str] = []
+    source = Path(settings.course) / "source_notebooks" / settings.assignment
     for notebook in good:
         cfg.ConfinedKernelManager.guard_log = str(guard_log(settings, student, notebook))
+        cfg.GuardedExecute.skip_ids = demo_ids(source / f"{notebook}.ipynb") if settings.skip_demos else []
         coursedir = CourseDirectory(config=cfg, log=log)
         coursedir.assignment_id, coursedir.student_id, coursedir.notebook_id = settings.assignment, student, notebook
         converter = Autograde(coursedir=coursedir, config=cfg, log=log)
