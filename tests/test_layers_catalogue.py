@@ -12,7 +12,9 @@ import torch
 import scipy.stats  # noqa: F401  (imported up front: the GELU variant uses it inside backward)
 
 from course_lib.checks import CheckFailure
+from course_lib.checks import activations as ACT
 from course_lib.checks import layers as L
+from course_lib.checks import optim as OPT
 
 import layer_refs as R
 
@@ -734,7 +736,7 @@ def test_the_sgd_oracle_is_torch_optim_sgd():
     x0 = rng.normal(size=(3, 4))
     a = [torch.tensor(x0)]
     b = torch.tensor(x0, requires_grad=True)
-    oracle = L._TorchSGD(a, lr=0.1, momentum=0.9)
+    oracle = OPT._TorchSGD(a, lr=0.1, momentum=0.9)
     opt = torch.optim.SGD([b], lr=0.1, momentum=0.9)
     for _ in range(4):
         g = torch.tensor(rng.normal(size=(3, 4)))
@@ -746,7 +748,7 @@ def test_the_sgd_oracle_is_torch_optim_sgd():
 
 def test_softmax_large_inputs_in_the_visible_check():
     """The visible check already includes ±1000 (the usual overflow)."""
-    cases = L._softmax_inputs(0, hard=False)
+    cases = ACT._softmax_inputs(0, hard=False)
     assert any(np.abs(z).max() >= 1000 for z, _ in cases)
     assert any(z.shape[0] == 1 for z, _ in cases)
 
@@ -812,7 +814,7 @@ def test_model_check_architecture_and_unknown_layers():
 def test_activation_extremes_are_in_the_visible_check():
     """±1000 is in the visible call of every activation check (forward and backward)."""
     for name in ("Sigmoid", "Tanh", "ReLU", "GELU"):
-        cases = L._activation_inputs(L._ACTIVATIONS[name], 0, hard=False)
+        cases = ACT._activation_inputs(ACT._ACTIVATIONS[name], 0, hard=False)
         assert any(np.abs(z).max() >= 1000 for z, _ in cases), name
 
 

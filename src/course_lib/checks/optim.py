@@ -1,12 +1,20 @@
-"""Checks for notebook 04, part 3: Adam with bias correction, in numpy.
+"""Checks of the optimisers, in numpy: SGD with momentum (notebook 03) and Adam with
+bias correction (notebook 04, part 3). Each is compared step by step with its
+``torch.optim`` counterpart in float64.
 
-The student's ``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-bias_correction=True)`` keeps a list of numpy arrays and ``step(grads)``
-updates each of them IN PLACE. The oracle is ``torch.optim.Adam`` in float64:
-both get the same gradient at every step (the gradient of a fixed smooth
-function at torch's current parameters) and the parameters are compared
-after every step. With ``bias_correction=False`` the first step is compared
-with its closed form ``lr * (1 - b1) g / (sqrt(1 - b2) |g| + eps)``.
+- ``SGD(model, lr, momentum)`` updates every layer in ``model.layers`` (each with
+  ``W``, ``b``, ``dLdW``, ``dLdb``) in ``step()``: ``v ← μv + dLdW``,
+  ``W ← W − lr·v`` (PyTorch's convention, no dampening), one velocity per
+  parameter. The check's model holds only layers with parameters (as in
+  MyTorch), so an SGD that skips parameter-free layers passes too.
+- ``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, bias_correction=True)``
+  keeps a list of numpy arrays and ``step(grads)`` updates each IN PLACE:
+  ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``,
+  ``p ← p − lr·m̂ / (√v̂ + eps)`` with ``m̂ = m / (1 − β₁ᵗ)``, ``v̂ = v / (1 − β₂ᵗ)``.
+  Both get the same gradient at every step (the gradient of a fixed smooth
+  function at torch's current parameters). With ``bias_correction=False`` the
+  first step is compared with its closed form
+  ``lr * (1 - b1) g / (sqrt(1 - b2) |g| + eps)``.
 """
 from __future__ import annotations
 
@@ -18,11 +26,16 @@ import torch
 
 from ._arrays import as_array
 from ._harness import CheckFailure, call, fmt, guarded
+from ._layer_harness import call_quiet, compare_layer, to_numpy
 from .partial import score
 
-__all__ = ["check_adam"]
+__all__ = ["check_sgd", "check_adam"]
 
-RTOL, ATOL = 1e-6, 1e-10
+
+# --------------------------------------------------------------------------
+# Adam with bias correction
+# --------------------------------------------------------------------------
+RTOL, ATOL = 1e-6, 1e-10  # Adam's; SGD compares at the layers' tolerance (_layer_harness)
 
 
 def _objective(ps: list[torch.Tensor], coef: list[torch.Tensor]) -> torch.Tensor:
@@ -142,3 +155,148 @@ def check_adam(Adam: Any, seed: int = 0, hard: bool = False, points: float | Non
                       functools.partial(_run, Adam, p0, coef, steps, lr, betas, eps)))
     parts.append(("bias_correction=False", functools.partial(_check_no_correction, Adam)))
     return score("Adam", parts, points, "every step matches torch.optim.Adam; bias_correction=False works")
+
+
+# --------------------------------------------------------------------------
+# SGD with momentum
+# --------------------------------------------------------------------------
+class _ParamLayer:
+    """What SGD sees of a layer: W, b and their gradients."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray):
+        self.W, self.b = W, b
+        self.dLdW, self.dLdb = np.zeros_like(W), np.zeros_like(b)
+
+    def __repr__(self) -> str:
+        return f"Layer(W of shape {self.W.shape}, b of shape {self.b.shape})"
+
+
+class _Model:
+    """A model as SGD sees it: a list of layers."""
+
+    def __init__(self, layers: list[_ParamLayer]):
+        self.layers = layers
+
+
+def _simulate(variant: str, params: list[np.ndarray], grads: list[list[np.ndarray]], lr: float, mu: float
+              ) -> list[list[np.ndarray]]:
+    """Parameters after each step under a (possibly wrong) update rule."""
+    p = [x.copy() for x in params]
+    v = [np.zeros_like(x) for x in params]
+    out = []
+    for k, gs in enumerate(grads):
+        for i, g in enumerate(gs):
+            if variant == "no_momentum":
+                p[i] = p[i] - lr * g
+            elif variant == "ascent":
+                v[i] = mu * v[i] + g
+                p[i] = p[i] + lr * v[i]
+            elif variant == "velocity_minus":
+                v[i] = -mu * v[i] + g
+                p[i] = p[i] - lr * v[i]
+            elif variant == "lr_twice":
+                v[i] = mu * v[i] + lr * g
+                p[i] = p[i] - lr * v[i]
+            elif variant == "dampened":
+                v[i] = mu * v[i] + (1 - mu) * g
+                p[i] = p[i] - lr * v[i]
+            elif variant == "nothing":
+                pass
+            elif variant == "bias_frozen":
+                if i % 2 == 0:
+                    v[i] = mu * v[i] + g
+                    p[i] = p[i] - lr * v[i]
+            elif variant == "no_decay":
+                v[i] = v[i] + g
+                p[i] = p[i] - lr * v[i]
+        out.append([x.copy() for x in p])
+    return out
+
+
+_SGD_HINTS = {
+    "ascent": "The update goes uphill: W := W − lr · v (minus), moving AGAINST the gradient.",
+    "no_momentum": "The momentum is ignored or the velocity is not kept between steps: keep v_W[i], "
+                   "v_b[i] in self (made in __init__), v := μ v + dLdW, then W := W − lr · v.",
+    "velocity_minus": "The velocity's sign: v := μ v + dLdW (plus μ v), then W := W − lr · v.",
+    "lr_twice": "The learning rate is applied twice: v := μ v + dLdW (no lr here), then W := W − lr · v.",
+    "dampened": "No dampening: v := μ v + dLdW, not μ v + (1 − μ) dLdW.",
+    "bias_frozen": "b is not updated: step() updates W AND b of every layer.",
+    "nothing": "Nothing changed: step() must update each layer's own arrays (self.l[i].W = ... "
+               "where self.l = model.layers), not copies.",
+    "no_decay": "The velocity is not scaled by the momentum: v := μ v + dLdW.",
+}
+
+
+class _TorchSGD:
+    """PyTorch's SGD update (``torch.optim.SGD``'s own functional form, which
+    avoids the ~1 s import of torch._dynamo that the class pays on first use)."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, momentum: float):
+        self.params, self.lr, self.momentum = params, lr, momentum
+        self.buffers: list[torch.Tensor | None] = [None] * len(params)
+        self._opt = None
+
+    def step(self, grads: list[torch.Tensor]) -> None:
+        try:
+            from torch.optim.sgd import sgd
+
+            with torch.no_grad():
+                sgd(self.params, grads, self.buffers, weight_decay=0.0, momentum=self.momentum,
+                    lr=self.lr, dampening=0.0, nesterov=False, maximize=False, foreach=False)
+            return
+        except (ImportError, TypeError):  # another torch version: use the class
+            pass
+        if self._opt is None:
+            for p in self.params:
+                p.requires_grad_(True)
+            self._opt = torch.optim.SGD(self.params, lr=self.lr, momentum=self.momentum)
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        self._opt.step()
+
+
+@guarded("SGD")
+def check_sgd(SGD: type, seed: int = 0, hard: bool = False, points: float | None = None) -> float | None:
+    """``SGD(model, lr=..., momentum=...)``, several ``step()`` calls on a model
+    with ``.layers`` (each with ``W``, ``b``, ``dLdW``, ``dLdb``), against
+    ``torch.optim.SGD`` (momentum μ, no dampening). With ``points``, each setting earns its share
+    (:mod:`.partial`)."""
+    if not isinstance(SGD, type):
+        raise CheckFailure(f"SGD: expected the class SGD itself, got a {type(SGD).__name__}. "
+                           f"Pass the class, e.g. check(SGD), not an instance.")
+    rng = np.random.default_rng(seed + 800)
+    settings = [(0.1, 0.0), (round(float(rng.uniform(0.05, 0.3)), 3), 0.9)]
+    if hard:
+        settings.append((round(float(rng.uniform(0.01, 0.1)), 3), round(float(rng.uniform(0.5, 0.8)), 2)))
+    steps = 5 if hard else 3
+    def case(lr: float, mu: float) -> None:
+        sizes = [(3, 4), (2, 3)] if not hard else [(5, 3), (4, 5), (2, 4)]
+        layers = [_ParamLayer(np.round(rng.normal(size=s), 3), np.round(rng.normal(size=(s[0], 1)), 3))
+                  for s in sizes]
+        params0 = [x for layer in layers for x in (layer.W.copy(), layer.b.copy())]
+        grads = [[np.round(rng.normal(size=x.shape), 3) for x in params0] for _ in range(steps)]
+        tparams = [torch.tensor(x, dtype=torch.float64) for x in params0]
+        oracle = _TorchSGD(tparams, lr, mu)
+        model = _Model(layers)
+        desc = f"SGD(model, lr={lr}, momentum={mu}) on a model of {len(layers)} layers"
+        optimizer = call("SGD.__init__", f"creating {desc}", SGD, model, lr=lr, momentum=mu)
+        variants = {name: _simulate(name, params0, grads, lr, mu) for name in _SGD_HINTS}
+        for k, gs in enumerate(grads):
+            for i, layer in enumerate(layers):
+                layer.dLdW, layer.dLdb = gs[2 * i].copy(), gs[2 * i + 1].copy()
+            oracle.step([torch.tensor(g, dtype=torch.float64) for g in gs])
+            call_quiet("SGD.step", f"{desc}, step {k + 1}", optimizer.step)
+            for i, layer in enumerate(layers):
+                for j, name in enumerate(("W", "b")):
+                    idx = 2 * i + j
+                    got = getattr(layer, name)
+                    mistakes = [(v[k][idx], hint) for key, v in variants.items()
+                                for hint in [_SGD_HINTS[key]]]
+                    if mu == 0.0:
+                        mistakes = [m for m in mistakes if "momentum" not in m[1] and "velocity" not in m[1]]
+                    compare_layer("SGD.step", f"for {desc}, after step {k + 1}", f"model.layers[{i}].{name}",
+                                  got, to_numpy(tparams[idx]), mistakes)
+    parts = [(f"lr={lr}, momentum={mu}", functools.partial(case, lr, mu)) for lr, mu in settings]
+    return score("SGD", parts, points,
+                 f"{len(settings)} settings (with and without momentum), {steps} steps each; parameters match "
+                 "torch.optim.SGD")
