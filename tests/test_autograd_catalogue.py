@@ -8,6 +8,8 @@ import pytest
 
 from course_lib.checks import CheckFailure
 from course_lib.checks import autograd as A
+from course_lib.checks import local_derivatives as LD
+from course_lib.checks._value_cases import PARTS
 
 from engines import fresh_value, variant
 
@@ -282,17 +284,17 @@ WRONG = {
     "mul not implemented": ({"__mul__": not_implemented}, A.check_mul, "Value.__mul__", "not implemented yet"),
     "backward not implemented": ({"backward": not_implemented}, A.check_backward, "Value.backward", "not implemented yet"),
     # '=' instead of '+=' (issue 21): the hint names the slip
-    "pow '=' instead of '+='": ({"__pow__": pow_assign}, A.check_pow, "Value.__pow__", A._ACCUMULATE),
-    "rmul '=' instead of '+='": ({"__rmul__": rmul_assign}, A.check_mul, "Value.__rmul__", A._ACCUMULATE),
-    "sub '=' instead of '+='": ({"__sub__": sub_assign}, A.check_sub, "Value.__sub__", A._ACCUMULATE),
-    "rsub '=' instead of '+='": ({"__rsub__": rsub_assign}, A.check_sub, "Value.__rsub__", A._ACCUMULATE),
+    "pow '=' instead of '+='": ({"__pow__": pow_assign}, A.check_pow, "Value.__pow__", LD._ACCUMULATE),
+    "rmul '=' instead of '+='": ({"__rmul__": rmul_assign}, A.check_mul, "Value.__rmul__", LD._ACCUMULATE),
+    "sub '=' instead of '+='": ({"__sub__": sub_assign}, A.check_sub, "Value.__sub__", LD._ACCUMULATE),
+    "rsub '=' instead of '+='": ({"__rsub__": rsub_assign}, A.check_sub, "Value.__rsub__", LD._ACCUMULATE),
     "truediv '=' instead of '+='": ({"__truediv__": truediv_assign}, A.check_truediv, "Value.__truediv__",
-                                    A._ACCUMULATE),
+                                    LD._ACCUMULATE),
     "rtruediv '=' instead of '+='": ({"__rtruediv__": rtruediv_assign}, A.check_truediv, "Value.__rtruediv__",
-                                     A._ACCUMULATE),
-    "relu '=' instead of '+='": ({"relu": relu_assign}, A.check_relu, "Value.relu", A._ACCUMULATE),
-    "sigmoid '=' instead of '+='": ({"sigmoid": sigmoid_assign}, A.check_sigmoid, "Value.sigmoid", A._ACCUMULATE),
-    "tanh '=' instead of '+='": ({"tanh": tanh_assign}, A.check_tanh, "Value.tanh", A._ACCUMULATE),
+                                     LD._ACCUMULATE),
+    "relu '=' instead of '+='": ({"relu": relu_assign}, A.check_relu, "Value.relu", LD._ACCUMULATE),
+    "sigmoid '=' instead of '+='": ({"sigmoid": sigmoid_assign}, A.check_sigmoid, "Value.sigmoid", LD._ACCUMULATE),
+    "tanh '=' instead of '+='": ({"tanh": tanh_assign}, A.check_tanh, "Value.tanh", LD._ACCUMULATE),
 }
 
 
@@ -523,9 +525,9 @@ def test_missing_backward_is_named_with_its_part(check):
     assert "could not use your object" not in message and "AttributeError" not in message, message
 
 
-@pytest.mark.parametrize("name", [n for n in A._PARTS if n != "backward"])
+@pytest.mark.parametrize("name", [n for n in PARTS if n != "backward"])
 def test_missing_operator_is_named_with_its_part(name):
-    part = A._PARTS[name][0]
+    part = PARTS[name][0]
     check = {"b": A.check_mul, "c": A.check_sub, "d": A.check_pow, "e": A.check_truediv,
              "f": A.check_relu, "g": A.check_sigmoid, "h": A.check_tanh}[part]
     with pytest.raises(CheckFailure) as info:
