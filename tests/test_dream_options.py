@@ -173,21 +173,21 @@ def test_option_slips_are_named_with_another_blur(clf, slip, phrase):
 
 def test_options_together(ref):
     """All options at once: the solution matches; swapped sigmas and options all ignored are named."""
-    from course_lib.checks.dream import _option_run
+    from course_lib.checks.dream_options import option_run
 
     together = dict(grad_sigma=0.8, weight_decay=0.1, blur_sigma=0.6)
-    _option_run(ref["gradient_descent"], 40, together, target=2)
+    option_run(ref["gradient_descent"], 40, together, target=2)
     with pytest.raises(CheckFailure, match="blur_sigma and grad_sigma are swapped"):
-        _option_run(make_gd(slip="sigmas swapped"), 40, together, target=2)
+        option_run(make_gd(slip="sigmas swapped"), 40, together, target=2)
 
     def ignores_everything(image, clf, target, **kw):
         kw = {k: v for k, v in kw.items() if k not in ("blur_sigma", "grad_sigma", "weight_decay")}
         return make_gd()(image, clf, target, **kw)
 
     with pytest.raises(CheckFailure, match="are all ignored"):
-        _option_run(ignores_everything, 40, together, target=2)
+        option_run(ignores_everything, 40, together, target=2)
     with pytest.raises(CheckFailure, match="differs from the notebook's recipe"):
-        _option_run(make_gd(blur_fn=lambda x, sigma: blur(x, 1.5 * sigma)), 40, together, target=2)
+        option_run(make_gd(blur_fn=lambda x, sigma: blur(x, 1.5 * sigma)), 40, together, target=2)
 
 
 def test_a_blur_too_coarse_is_not_a_gaussian_of_that_sigma(clf):
