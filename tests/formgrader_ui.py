@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from test_jupyterlab_browser import CHROMIUM, LAUNCH_ARGS  # noqa: F401 - re-exported for the formgrader tests
+from test_jupyterlab_browser import CHROMIUM, LAUNCH_ARGS, stop  # noqa: F401 - re-exported for the formgrader tests
 
 import nbrun
 
@@ -104,12 +104,7 @@ def start_formgrader(course: Path, timeout_s: float = 120,
                     time.sleep(0.5)
             yield base, token, proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -53,6 +53,16 @@ NB01, NB06 = "01_hand_gradients.ipynb", "06_representation.ipynb"
 MISTAKE = "mistake"  # a second student's folder: mistake/ps1/01_hand_gradients.ipynb
 
 
+
+def stop(proc: subprocess.Popen, wait: float = 20) -> None:
+    """Terminate ``proc``; kill it if it is still there after ``wait`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 def _solved(name: str):
     return solution_filled(nbrun.RELEASE_DIR / name, nbrun.SOURCE_DIR / name)
 
@@ -110,11 +120,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
                 pytest.fail("JupyterLab did not answer within 120 s")
             time.sleep(0.5)
     yield base, token, folder
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
     log.close()
 
 
