@@ -7,7 +7,9 @@ Execute (:mod:`.execute`) whose kernels are confined in bubblewrap
 (:mod:`.kernel`, :mod:`.sandbox`). After each student the static tamper scan
 (:mod:`course_lib.instructor.tamper`) and the shared-state checks
 (:mod:`.integrity`) run; per-problem statuses (:mod:`.summary`) go into a
-crash-safe journal (:mod:`.journal`); :mod:`.run` ties it together.
+crash-safe journal (:mod:`.journal`); :mod:`.run` ties it together. With
+``--scheduler`` the students are graded on a Dask cluster (:mod:`.distributed`
+on this machine, :mod:`.remote` on each worker) into one PostgreSQL gradebook.
 
 After autograding (:mod:`.loop`, the ``course-grade`` subcommands): the late
 policy (:mod:`.late`), the final grades and their LMS files (:mod:`.final`),

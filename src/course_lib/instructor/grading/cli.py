@@ -1,6 +1,8 @@
 """``course-grade``: grade a whole class safely with one command, then close the loop.
 
     course-grade SUBMISSIONS [--course ROOT] [--assignment ps1] [--jobs N] ...
+    course-grade SUBMISSIONS --scheduler tcp://HOST:PORT --db-url postgresql+psycopg://...
+                              the same, on the workers of a Dask cluster
     course-grade rubric       the written answers' rubric page, to keep beside formgrader
     course-grade final        final grades (auto + written - late penalty): final.csv,
                               canvas.csv, grades_generic.csv, and every feedback page
@@ -46,6 +48,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--student", action="append", default=[], help="grade only this student (repeatable)")
     p.add_argument("--output", type=Path, default=None, help="grades CSV (default grading/<assignment>/grades.csv)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="grade on the workers of this Dask scheduler (needs a PostgreSQL --db-url; see README)")
+    p.add_argument("--worker-course", default=None, metavar="PATH",
+                   help="with --scheduler: the course checkout on the workers (default: the same path as here; "
+                        "a worker's $COURSE_GRADE_COURSE wins)")
+    p.add_argument("--retries", type=int, default=1,
+                   help="with --scheduler: Dask retries of a student whose task failed (lost workers: the "
+                        "scheduler's allowed-failures)")
     return p
 
 
@@ -68,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                        student_timeout=args.student_timeout, memory_gb=args.memory_gb, interrupt_grace=args.interrupt_grace, regrade=args.regrade,
                        feedback=args.feedback, output=args.output, progress=not args.quiet,
-                       students=args.student)
+                       students=args.student, scheduler=args.scheduler, worker_course=args.worker_course,
+                       retries=max(0, args.retries))
         _, _, abort = grade_class(opts)
     except (FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"course-grade: {err}", file=sys.stderr)

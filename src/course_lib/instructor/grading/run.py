@@ -8,7 +8,9 @@ After each student: the static tamper scan and the test-cell comparison
 (:mod:`.integrity`), the per-problem statuses (:mod:`.summary`), then the
 journal entry (:mod:`.journal`). At the end: grades of recorded students
 re-read from the gradebook and compared with the journal, the summary table,
-``grades.csv`` and ``problems.csv``.
+``grades.csv`` and ``problems.csv``. With ``--scheduler``, :class:`.distributed.DaskGrader`
+replaces the thread pool (:meth:`ClassGrader._grade_all`) with one Dask task per student and
+does the same checks here (:meth:`ClassGrader.check_one`).
 """
 from __future__ import annotations
 
@@ -68,14 +70,50 @@ class Options:
     output: Path | None = None
     progress: bool = True
     students: list[str] = field(default_factory=list)
+    scheduler: str | None = None       # a Dask scheduler's address: grade on its workers (.distributed)
+    worker_course: str | None = None   # the course checkout on the Dask workers (default: the same path)
+    retries: int = 1                   # Dask retries of a student whose task raised (a lost worker: allowed-failures)
+
+
+def _libc():
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    return None
+
+
+_LIBC = _libc()  # loaded before any fork: a forked child of a threaded process must not dlopen
 
 
 def _pdeathsig() -> None:
     """Die with the parent (Linux), so killing course-grade kills its workers."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+def run_worker(settings: Settings, student: str, slot: int, log_path: Path, timeout: int, cwd: Path,
+               env: dict[str, str] | None = None) -> tuple[dict, str]:
+    """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
+    ``(its JSON result, "")`` or ``({}, why it failed)``."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "NBGRADER_EXECUTION"}
+    with open(log_path, "w") as logfile:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
+            stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=cwd, start_new_session=True,
+            preexec_fn=_pdeathsig)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {}, f"grading this student took longer than {timeout} s and was stopped"
+    if proc.returncode != 0:
+        return {}, f"the grader failed (exit {proc.returncode}); see {log_path}"
+    try:
+        return json.loads(out.strip().splitlines()[-1]), ""
+    except (ValueError, IndexError):
+        return {}, "the grader printed no result"
 
 
 def _read_only_data() -> list[Path]:
@@ -121,8 +159,12 @@ class ClassGrader:
         self.tainted: set[str] = set()   # graded while the gradebook was changed: not to be recorded
 
     # ------------------------------------------------------------ set-up
+    def _unconfined_why(self) -> str | None:
+        """Why kernels cannot be confined (None: they are)."""
+        return "--unconfined was given" if self.opts.unconfined else sandbox.probe()
+
     def prepare(self) -> list[str]:
-        why = "--unconfined was given" if self.opts.unconfined else sandbox.probe()
+        why = self._unconfined_why()
         self.confined = why is None
         if not self.confined:
             import getpass
@@ -171,26 +213,12 @@ class ClassGrader:
                                   cache=self._hashes)
 
     # ------------------------------------------------------------ one student
+    def student_timeout(self) -> int:
+        return self.opts.student_timeout or (len(self.notebooks) + 1) * (self.opts.notebook_timeout + 120)
+
     def _worker(self, student: str, slot: int) -> tuple[dict, str]:
-        timeout = self.opts.student_timeout or (len(self.notebooks) + 1) * (self.opts.notebook_timeout + 120)
-        env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
-        with open(self.state / "logs" / f"{student}.log", "w") as logfile:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "course_lib.instructor.grading.worker", self.settings.to_json(), student,
-                 str(slot)], stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=self.course,
-                start_new_session=True, preexec_fn=_pdeathsig)
-            try:
-                out, _ = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                return {}, f"grading this student took longer than {timeout} s and was stopped"
-        if proc.returncode != 0:
-            return {}, f"the grader failed (exit {proc.returncode}); see {self.state / 'logs' / (student + '.log')}"
-        try:
-            return json.loads(out.strip().splitlines()[-1]), ""
-        except (ValueError, IndexError):
-            return {}, "the grader printed no result"
+        return run_worker(self.settings, student, slot, self.state / "logs" / f"{student}.log",
+                          self.student_timeout(), self.course)
 
     def _scores(self, student: str) -> dict[str, dict[str, float | None]]:
         from nbgrader.api import Gradebook, MissingEntry
@@ -230,7 +258,6 @@ class ClassGrader:
         """Grade ``student`` in sandbox slot ``slot``; ``release()`` hands the slot on as soon
         as the worker (and with it every sandboxed process) is gone, so the next student
         starts while this one's checks run."""
-        folder = self.course / "submitted" / student / self.opts.assignment
         started = time.monotonic()
         with self.lock:
             self.running.add(student)
@@ -240,6 +267,13 @@ class ClassGrader:
             if self.confined:
                 sandbox.wait_uid_gone(sandbox.UID_BASE + slot)
             release()
+        return self.check_one(student, worker, error, started)
+
+    def check_one(self, student: str, worker: dict, error: str, started: float) -> StudentResult | None:
+        """The trusted parent's work once ``student``'s worker has finished (its result ``worker``,
+        or ``error``): tamper scan, guard logs, scores from the gradebook, problems, integrity,
+        feedback, journal. None when the student must be graded again (gradebook changed)."""
+        folder = self.course / "submitted" / student / self.opts.assignment
         if worker.get("failed"):
             error = error or f"nbgrader failed on {', '.join(worker['failed'])}; see the log"
         found = tamper.scan_submission(folder, self.source_dir)
@@ -333,8 +367,18 @@ class ClassGrader:
                 todo.append(s)
         skipped = len(students) - len(todo)
         print(f"course-grade: {len(students)} submission(s) of {self.opts.assignment}, {len(todo)} to grade"
-              + (f", {skipped} already graded (resumed)" if skipped else "") + f", {self.opts.jobs} at a time, "
-              + ("confined (bubblewrap)" if self.confined else "UNCONFINED"), file=sys.stderr, flush=True)
+              + (f", {skipped} already graded (resumed)" if skipped else "") + ", " + self._how(),
+              file=sys.stderr, flush=True)
+        self._grade_all(todo)
+        results = [r for r in (self.journal.get(s) for s in students) if r is not None]
+        self._recheck(results)
+        return results
+
+    def _how(self) -> str:
+        return f"{self.opts.jobs} at a time, " + ("confined (bubblewrap)" if self.confined else "UNCONFINED")
+
+    def _grade_all(self, todo: list[str]) -> None:
+        """Grade ``todo`` on this machine, ``jobs`` at a time (:mod:`.distributed` replaces this)."""
         slots: queue.Queue[int] = queue.Queue()
         for k in range(self.opts.jobs):
             slots.put(k)
@@ -371,9 +415,6 @@ class ClassGrader:
                 if r is not None:
                     bar.set_postfix_str(f"{r.student}: {r.score:g}/{r.max_score:g}" + (" FLAGGED" if r.flagged else ""))
             bar.close()
-        results = [r for r in (self.journal.get(s) for s in students) if r is not None]
-        self._recheck(results)
-        return results
 
     def _recheck(self, results: list[StudentResult]) -> None:
         """Grades in the gradebook must still be what was recorded for each student."""
@@ -405,7 +446,12 @@ def _similarity(grader: ClassGrader, results: list[StudentResult]) -> None:
 
 def grade_class(opts: Options) -> tuple[list[StudentResult], dict[str, str], str | None]:
     """Grade every submission; returns (results, rejected submissions, abort reason)."""
-    grader = ClassGrader(opts)
+    if opts.scheduler:
+        from .distributed import DaskGrader
+
+        grader: ClassGrader = DaskGrader(opts)
+    else:
+        grader = ClassGrader(opts)
     results = grader.run()
     output = opts.output or grader.state / "grades.csv"
     write_csv(results, output, output.with_name("problems.csv"))
