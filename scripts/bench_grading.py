@@ -22,6 +22,13 @@ notebook's own cells, the test cells (the floor), the gaps between cells, and wh
 follows the last cell (shutdown, the verdicts, saving the grades); then the tamper
 scan and the feedback pages per student.
 
+``--class`` measures the aims of issue 23: ``course-grade --jobs J --no-feedback`` on N
+solved students, then on N blank ones (each the notebooks as released), the class's wall
+time divided by its students, and the floor (the test cells alone, summed); each twice, in
+turns: as it runs (kernels forked from one zygote per student, demonstration cells not run)
+and with ``--fresh-kernels --run-demos`` (every kernel started from nothing, every cell run:
+the grader before issue 23).
+
 ``--guard-cost R`` measures only that cost, on a busy machine too: R rounds of 3
 and 5, in turns ABBA (a change in the machine's load, and the first run of a round
 paying for cold caches, hit both alike), and the median of each.
@@ -193,6 +200,42 @@ def breakdown(template: Path, tmp: Path) -> int:
     return 0
 
 
+def _floor(course: Path) -> float:
+    """Seconds of the autograded test cells of every student of ``course``, summed."""
+    from course_lib import nbmeta
+
+    total = 0.0
+    for path in (course / "autograded").glob("*/ps1/*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            m = cell.metadata.get("execution", {})
+            if nbmeta.is_autograded_test(cell) and "iopub.status.busy" in m and "iopub.status.idle" in m:
+                total += _stamp(m["iopub.status.idle"]) - _stamp(m["iopub.status.busy"])
+    return total
+
+
+def class_time(template: Path, tmp: Path, args) -> int:
+    """Per student wall time of solved and of blank classes, now and as before issue 23."""
+    blank = tmp / "blank-template"
+    shutil.copytree(template, blank)
+    for k, folder in enumerate(sorted((blank / "submitted").iterdir())):
+        shutil.rmtree(folder)
+        shutil.copytree(blank / "release" / "ps1", blank / "submitted" / f"blank{k:02d}" / "ps1")
+    base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
+    modes = {"now": [], "before (--fresh-kernels --run-demos)": ["--fresh-kernels", "--run-demos"]}
+    for kind, source in (("solved", template), ("blank", blank)):
+        for label, extra in modes.items():
+            course = tmp / f"class-{kind}-{len(extra)}"
+            shutil.copytree(source, course)
+            seconds, proc = timed([*base, *extra], course)
+            ok = "ok" if proc.returncode in (0, 1) else f"exit {proc.returncode}: {proc.stderr[-300:]}"
+            scores = [json.loads(p.read_text()) for p in sorted((course / "grading" / "ps1" / "results").glob("*.json"))]
+            got = ", ".join(f"{sum(q['score'] for q in r['problems']):g}" for r in scores)
+            print(f"{kind:6s} {label:38s} {seconds:7.1f} s for {args.students} students = "
+                  f"{seconds / args.students:5.1f} s per student; floor (test cells) "
+                  f"{_floor(course) / args.students:4.1f} s per student; scores {got} [{ok}]", flush=True)
+    return 0
+
+
 def guard_cost(template: Path, tmp: Path, args) -> int:
     """Alternate course-grade with and without the guard; print each run and the medians."""
     base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
@@ -220,6 +263,8 @@ def main() -> int:
     ap.add_argument("--students", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--breakdown", action="store_true", help="where the time of one solved and one blank student goes")
+    ap.add_argument("--class", dest="class_time", action="store_true",
+                    help="seconds per solved and per blank student, now and as before (issue 23's aims)")
     ap.add_argument("--guard-cost", type=int, default=0, metavar="R",
                     help="only the guard's cost: R alternating rounds with and without it")
     args = ap.parse_args()
@@ -240,6 +285,8 @@ def main() -> int:
             return breakdown(template, tmp)
         if args.guard_cost:
             return guard_cost(template, tmp, args)
+        if args.class_time:
+            return class_time(template, tmp, args)
         rows = []
         runs = [("serial plain nbgrader (autograde, unconfined)", [str(BIN / "nbgrader"), "autograde", "ps1"]),
                 (f"course-grade --jobs {args.jobs} --no-feedback (confined)",

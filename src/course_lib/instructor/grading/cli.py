@@ -37,6 +37,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-guard", dest="guard", action="store_false",
                    help="benchmarks only: kernels without the run-time guard and the signed verdicts (not safe "
                         "for grades)")
+    p.add_argument("--fresh-kernels", dest="fork_kernels", action="store_false",
+                   help="start every kernel from nothing instead of forking it from the student's zygote "
+                        "(slower; for comparison)")
+    p.add_argument("--run-demos", dest="skip_demos", action="store_false",
+                   help="also run the demonstration cells (figures, dreams) the source notebooks tag `demo` "
+                        "(slower; no grade changes)")
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
     p.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
     p.add_argument("--student-timeout", type=int, default=None, help="seconds per student (default: generous)")
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         course = (args.course or course_root()).resolve()
         opts = Options(submissions=args.submissions, course=course, assignment=args.assignment,
                        jobs=max(1, args.jobs), db_url=args.db_url, unconfined=args.unconfined, guard=args.guard,
+                       fork_kernels=args.fork_kernels, skip_demos=args.skip_demos,
                        cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                        student_timeout=args.student_timeout, memory_gb=args.memory_gb, interrupt_grace=args.interrupt_grace, regrade=args.regrade,
                        feedback=args.feedback, output=args.output, progress=not args.quiet,

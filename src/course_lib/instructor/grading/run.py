@@ -60,6 +60,8 @@ class Options:
     db_url: str | None = None
     unconfined: bool = False
     guard: bool = True
+    fork_kernels: bool = True          # kernels forked from one zygote per student (.zygote)
+    skip_demos: bool = True            # the source notebooks' demonstration cells are not run
     cell_timeout: int | None = None
     notebook_timeout: int = 1800
     student_timeout: int | None = None
@@ -196,7 +198,8 @@ class ClassGrader:
             students = [s for s in students if s in self.opts.students]
         self.settings = Settings(
             course=str(self.course), assignment=self.opts.assignment, db_url=self.url, confine=self.confined,
-            guard=self.opts.guard, cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
+            guard=self.opts.guard, fork_kernels=self.opts.fork_kernels, skip_demos=self.opts.skip_demos,
+            cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
             memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
             read_only=[str(p) for p in self.read_only])
         course_salt(self.settings)  # made here, before any worker reads it
