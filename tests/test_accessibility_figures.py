@@ -9,6 +9,9 @@
   switch), and the state of the view shown is said once, in the line under the
   controls: not in the title, not in the caption. Without those controls (a
   notebook output) plotly's own stay, and the figure's subtitle says the state.
+  The book's drawing keeps no room above the plot for plotly's controls it
+  hides (a notebook output keeps it), and the list of what each view shows
+  names each view once.
 - In every view of every figure, two series drawn in the same panel differ by
   more than colour (dash, marker symbol, or lines against markers).
 - Each ``{graphviz}`` drawing of the book has an ``:alt:`` text.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from html import escape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -302,6 +305,103 @@ def test_a_notebook_output_keeps_plotlys_controls(make):
     if any(states):   # the state goes in the subtitle, which each step rewrites; the title stays
         assert all(item.args[1] == {STATE: state} for item, state in zip(items, states))
         assert plain(layout["title"]["subtitle"]["text"]) in map(plain, states)
+
+
+
+# ------------------------------- no room for hidden controls, each view named once
+
+#: plotly.js's defaults for a figure's height and margins (the book draws a figure
+#: without a height 450 px tall), and the least height of one of its buttons
+PLOTLY_HEIGHT, PLOTLY_MARGIN, PLOTLY_BUTTON = 450, {"t": 100, "b": 80}, 30
+
+
+def _top(layout: dict) -> float:
+    return layout.get("margin", {}).get("t", PLOTLY_MARGIN["t"])
+
+
+def reach_above_plot(layout: dict) -> float:
+    """How far (px) the sliders and menus of a drawn ``layout`` reach at least above
+    its plot: from where plotly anchors each (``y`` in plot heights), counting
+    one button's least height for a control that stands on its anchor."""
+    margin = {side: layout.get("margin", {}).get(side, PLOTLY_MARGIN[side]) for side in "tb"}
+    plot = layout.get("height", PLOTLY_HEIGHT) - margin["t"] - margin["b"]
+    reach = 0.0
+    for control, y in [(s, 0.0) for s in layout.get("sliders", [])] + [(m, 1.0) for m in layout.get("updatemenus", [])]:
+        y = control.get("y", y)
+        above = {"bottom": PLOTLY_BUTTON, "middle": PLOTLY_BUTTON / 2}.get(control.get("yanchor", "top"), 0)
+        reach = max(reach, (y - 1) * plot + above)
+    return reach
+
+
+@pytest.mark.parametrize("make", INTERACTIVE)
+def test_the_book_keeps_no_room_above_the_plot_for_plotlys_hidden_controls(make):
+    fig = make()
+    _, notebook = plotted(BookHtmlRenderer().to_mimebundle(fig.to_dict())["text/html"])
+    _, book = plotted(figure_html(fig, div_id="fig-under-test"))
+    # a notebook draws plotly's controls: it keeps the room the figure gives them
+    assert notebook.get("margin", {}) == fig.layout.margin.to_plotly_json()
+    reach = reach_above_plot(notebook)
+    if reach > 0:   # they stood above the plot: the book draws none, so its plot moves up
+        assert _top(book) <= _top(notebook) - reach + 1, (_top(notebook), _top(book), reach)
+        assert _top(book) >= 40, "the title still needs its room"
+    else:           # on or below the plot: plotly widens the margin only for controls it draws
+        assert _top(book) == _top(notebook)
+    assert {k: v for k, v in book.get("margin", {}).items() if k != "t"} == \
+           {k: v for k, v in notebook.get("margin", {}).items() if k != "t"}
+
+
+def test_the_xor_figure_has_no_gap_above_its_plot_in_the_book():
+    from course_lib.book.figures import xor_figure
+
+    fig = xor_figure()
+    _, book = plotted(figure_html(fig, div_id="fig-under-test"))
+    # 130 px held the title, its state line and plotly's buttons; the book draws the title only
+    assert fig.layout.margin.t == 130 and _top(book) <= 130 - PLOTLY_BUTTON - 30
+
+
+def test_buttons_above_a_plot_leave_no_room_in_the_book_only():
+    buttons = [dict(label=name, method="update", args=[{"visible": [k == j for j in range(2)]}])
+               for k, name in enumerate(("a", "b"))]
+    fig = go.Figure([go.Scatter(y=[1, 2], name="a"), go.Scatter(y=[2, 1], name="b", visible=False)],
+                    layout=dict(title="two views", height=400, margin=dict(t=150, b=60),
+                                updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
+                                                  y=1.05, yanchor="bottom")]))
+    _, book = plotted(figure_html(fig, div_id="fig-under-test"))
+    _, notebook = plotted(figure_html(fig, div_id="fig-under-test", controls=False))
+    assert _top(notebook) == 150 and notebook["updatemenus"][0].get("visible", True)
+    assert _top(book) <= 150 - (0.05 * (400 - 150 - 60) + PLOTLY_BUTTON) and book["updatemenus"][0]["visible"] is False
+    below = go.Figure(fig)
+    below.layout.updatemenus[0].update(y=-0.2, yanchor="top")
+    assert _top(plotted(figure_html(below, div_id="fig-under-test"))[1]) == 150
+
+
+def _named(text: str, label: str) -> bool:
+    """``label`` as a whole in ``text``: not inside a longer word, number or name (``ReLU'``)."""
+    return re.search(rf"(?<![\w.]){re.escape(label)}(?![\w']|\.\d)", text) is not None
+
+
+@pytest.mark.parametrize("make", INTERACTIVE)
+def test_each_view_is_named_once_in_the_list_of_views(make):
+    fig = make()
+    html = figure_html(fig, div_id="fig-under-test")
+    entries = [plain(unescape(e)) for e in re.findall(r"<li>(.*?)</li>", html)]
+    labels = [label for label, _ in describe_views(fig)]
+    assert len(entries) == len(labels) > 1
+    for label, entry in zip(labels, entries):
+        lead, rest = (entry.split(":", 2) + ["", ""])[:2]
+        # "one linear layer: 50% ...", "T = 0.1: entropy ...", "all: ReLU: ..."; never
+        # "one linear layer: one linear layer: 50% ..." nor "0.1: T = 0.1: entropy ..."
+        assert _named(lead, label) and not _named(rest, label), (label, entry)
+
+
+def test_the_xor_views_say_each_model_once():
+    from course_lib.book.figures import xor_figure
+
+    fig = xor_figure()
+    html = figure_html(fig, div_id="fig-under-test")
+    entries = [plain(unescape(e)) for e in re.findall(r"<li>(.*?)</li>", html)]
+    assert entries == [plain(view_state(b)) for b in fig.layout.updatemenus[0].buttons]
+    assert entries[0].startswith("one linear layer: ") and entries[0].count("one linear layer") == 1
 
 
 def test_notebook_output_adds_the_text_as_its_own_output(monkeypatch):

@@ -12,7 +12,8 @@ needs its ``<div>`` and the ``Plotly.newPlot`` call:
   (:mod:`course_lib.figures.text`), and, for a figure with a slider or buttons,
   native HTML controls (a range input, buttons, a select) that drive it from the
   keyboard (bound by ``book/assets/course_figures.js``) *instead of* plotly's
-  own, which are then not drawn, with one line that says the view shown;
+  own, which are then not drawn (nor the room kept for them above the plot),
+  with one line that says the view shown;
 - :func:`use_book_renderer` makes ``fig.show()`` in a notebook emit the plotly
   mime type (drawn by JupyterLab) *and* that fragment as ``text/html`` (used by
   the book), then the figure's text alternative as a plain-text output, so
@@ -29,7 +30,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io._base_renderers import ExternalRenderer, MimetypeRenderer
 
-from .text import describe_figure, describe_views, plain
+from .text import describe_figure, plain, view_entries
 from .views import view_state, without_state
 
 #: Name under which :func:`use_book_renderer` registers the HTML renderer.
@@ -47,20 +48,23 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: b
 
     It holds the plotly ``<div id=div_id>`` and its ``Plotly.newPlot`` call, and
     a caption with the figure's text alternative, computed from its data: a
-    static description (for a slider or buttons also what each view shows), not
-    the view drawn now. With ``controls`` (the book, whose ``course_figures.js``
+    static description (for a slider or buttons also what each view shows, each
+    view named once: :func:`~course_lib.figures.text.view_entries`), not the
+    view drawn now. With ``controls`` (the book, whose ``course_figures.js``
     binds them), a figure with sliders or menus gets native keyboard controls
-    instead of plotly's own, which are not drawn, and the line under those
-    controls says the state of the view shown (:mod:`course_lib.figures.views`),
-    which the figure's title then no longer repeats. Without ``controls`` the
-    figure keeps plotly's slider or buttons and its own state line. Neither
-    plotly.js nor MathJax is inlined or fetched: the page must load plotly.js
-    itself (the book does, from its own static files).
+    instead of plotly's own, which are not drawn, nor is the room its top margin
+    keeps for them (:func:`drawn_with_keyboard_controls`), and the line under
+    those controls says the state of the view shown
+    (:mod:`course_lib.figures.views`), which the figure's title then no longer
+    repeats. Without ``controls`` the figure keeps plotly's slider or buttons,
+    the room for them and its own state line. Neither plotly.js nor MathJax is
+    inlined or fetched: the page must load plotly.js itself (the book does, from
+    its own static files).
     """
     fig = fig if isinstance(fig, go.Figure) else go.Figure(fig)
     div_id = div_id or f"fig-{uuid.uuid4().hex[:12]}"
     keyboard = controls_html(fig, div_id) if controls else ""
-    drawn = plotly_controls_hidden(without_state(fig)) if keyboard else fig
+    drawn = drawn_with_keyboard_controls(fig) if keyboard else fig
     plot = pio.to_html(
         drawn,
         full_html=False,
@@ -80,9 +84,9 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None, controls: b
         parts.append(keyboard)
     parts.append(plot)
     parts.append(f'<figcaption class="course-figure-text" id="{text_id}">{escape(describe_figure(fig, state=False))}')
-    views = describe_views(fig)
+    views = view_entries(fig)
     if views:
-        items = "".join(f"<li>{escape(label)}: {escape(text)}</li>" for label, text in views)
+        items = "".join(f"<li>{escape(entry)}</li>" for entry in views)
         parts.append(f"<details><summary>What each of the {len(views)} views shows</summary><ul>{items}</ul></details>")
     parts.append("</figcaption></figure>")
     return "\n".join(parts)
@@ -106,6 +110,93 @@ def plotly_controls_hidden(fig: go.Figure) -> go.Figure:
     for i in menus:
         out.layout.updatemenus[i].visible = False
     return out
+
+
+def drawn_with_keyboard_controls(fig: go.Figure) -> go.Figure:
+    """What :func:`figure_html` draws of ``fig`` under its keyboard controls: no
+    state line in the title (:func:`~course_lib.figures.views.without_state`),
+    plotly's own controls not drawn (:func:`plotly_controls_hidden`), and the
+    room that ``fig``'s top margin keeps for them above the plot
+    (:func:`room_above_plot_for_controls`) given back, so that no empty band is
+    left between the title and the plot. The figure as built (a notebook, with
+    plotly's controls drawn) keeps that room."""
+    room = room_above_plot_for_controls(fig)
+    out = plotly_controls_hidden(without_state(fig))
+    if room > 0:
+        floor = MIN_TOP_MARGIN if out.layout.title and out.layout.title.text else 0
+        out.layout.margin.t = max(floor, round(_margin(fig, "t") - room))
+    return out
+
+
+#: plotly.js's defaults for what a figure does not set: its margins, its height
+#: (also the book's ``default_height``) and the size of its text.
+_PLOTLY_MARGIN = {"t": 100, "b": 80, "l": 80, "r": 80}
+_PLOTLY_HEIGHT = 450
+_PLOTLY_FONT_SIZE = 12
+#: plotly.js draws a title's subtitle 1.6 em (of the subtitle's font) under the title.
+_SUBTITLE_PADDING_EM = 1.6
+#: The least top margin :func:`drawn_with_keyboard_controls` leaves a figure with a title.
+MIN_TOP_MARGIN = 40
+
+
+def _margin(fig: go.Figure, side: str) -> float:
+    value = fig.layout.margin[side] if fig.layout.margin else None
+    if value is None and fig.layout.template and fig.layout.template.layout.margin:
+        value = fig.layout.template.layout.margin[side]
+    return float(_PLOTLY_MARGIN[side] if value is None else value)
+
+
+def _font_size(*fonts: Any) -> float:
+    """The first size set among ``fonts`` (most specific first), else plotly's default."""
+    return next((float(f.size) for f in fonts if f is not None and f.size), float(_PLOTLY_FONT_SIZE))
+
+
+def _control_height(control: Any, font_size: float) -> float:
+    """How tall plotly.js draws a menu or a slider, in pixels, padding included:
+    a button (or a dropdown's header) is at least 30 px, its text 1.3 em, inside
+    a border; a slider is its current value over a rail, ticks and labels."""
+    pad = control.pad
+    padding = ((pad.t or 0) + (pad.b or 0)) if pad else 0
+    size = float(control.font.size) if control.font and control.font.size else font_size
+    if isinstance(control, go.layout.Slider):
+        current = control.currentvalue is None or control.currentvalue.visible is not False
+        offset = control.currentvalue.offset if control.currentvalue and control.currentvalue.offset is not None else 10
+        return padding + (1.3 * size + offset if current else 0) + 50
+    count = max(1, len(control.buttons or ()))
+    border = 2 * (control.borderwidth if control.borderwidth is not None else 1)
+    row = max(30.0, 1.3 * size + 6) + border
+    stacked = control.type == "buttons" and control.direction in ("up", "down")
+    return padding + (count * row + 2 * (count - 1) if stacked else row)
+
+
+def room_above_plot_for_controls(fig: go.Figure) -> float:
+    """How many pixels of ``fig``'s top margin its sliders and menus take above
+    its plot area, placed as plotly places them (``y`` in fractions of the plot's
+    height from its bottom, anchored by ``yanchor``): the reach of the highest
+    one above the plot and, when some do reach above it, the state line (the
+    title's subtitle, :mod:`course_lib.figures.views`) that stands over them in
+    the same margin, which the book does not draw either. 0 when they all sit
+    on or below the plot: the bottom margin needs no such rule, plotly widens it
+    for a slider below the plot only while it draws that slider."""
+    height = float(fig.layout.height or _PLOTLY_HEIGHT)
+    plot = max(1.0, height - _margin(fig, "t") - _margin(fig, "b"))
+    font = _font_size(fig.layout.font)
+    sliders, menus = _controlled(fig)
+    reach = 0.0
+    for control, y_default in ([(fig.layout.sliders[i], 0.0) for i in sliders]
+                               + [(fig.layout.updatemenus[i], 1.0) for i in menus]):
+        y = control.y if control.y is not None else y_default
+        anchor = control.yanchor or "top"
+        if anchor == "auto":
+            anchor = "bottom" if y <= 1 / 3 else "top" if y >= 2 / 3 else "middle"
+        h = _control_height(control, font)
+        reach = max(reach, y * plot + {"bottom": h, "middle": h / 2, "top": 0.0}[anchor] - plot)
+    if reach <= 0:
+        return 0.0
+    title = fig.layout.title
+    if title and title.subtitle and title.subtitle.text:
+        reach += (_SUBTITLE_PADDING_EM + 1) * _font_size(title.subtitle.font, fig.layout.font)
+    return reach
 
 
 def _state(item: Any) -> str:

@@ -6,7 +6,8 @@ says what the data do, e.g. "loss: falls from 2.3 to 0.4 as step goes from 0
 to 9 (lowest 0.38 at step 8)". :func:`describe_views` lists what each
 position of a slider or each button of a figure shows (the state a view
 writes, see :mod:`course_lib.figures.views`, which the book's figures compute
-from their data).
+from their data), and :func:`view_entries` words that list with each view
+named once.
 
 A figure function may lead the description with its own sentence by setting
 ``fig.layout.meta = {"alt": "..."}``; the data-derived sentences follow it.
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["describe_figure", "describe_views", "plain"]
+__all__ = ["describe_figure", "describe_views", "plain", "view_entries"]
 
 #: At most this many traces are described one by one; the rest are counted.
 MAX_TRACES = 8
@@ -254,3 +255,23 @@ def describe_views(fig: Any) -> list[tuple[str, str]]:
             title = "; ".join(describe_trace(fig, t) for t in traces[:3])
         views.append((plain(item.label), plain(title)))
     return views
+
+
+def _names(text: str, label: str) -> bool:
+    """Whether ``label`` occurs in ``text`` as a whole (not inside a longer word
+    or number: ``0.1`` names itself in ``T = 0.1:``, not in ``0.15``)."""
+    return bool(label) and re.search(rf"(?<![\w.]){re.escape(label)}(?!\w|\.\d)", text) is not None
+
+
+def view_entries(fig: Any) -> list[str]:
+    """One line per view of ``fig`` (:func:`describe_views`) that names the view
+    once: ``"label: what it shows"``, or only what it shows when that already
+    starts by naming the view, i.e. its lead (up to its first colon) holds the
+    label. A state such as ``"one linear layer: 50% of the XOR points right"``
+    under the button ``one linear layer``, or ``"T = 0.1: entropy ..."`` at the
+    slider value ``0.1``, is not prefixed with the label a second time."""
+    entries = []
+    for label, text in describe_views(fig):
+        lead = text.split(":", 1)[0]
+        entries.append(text if _names(lead, label) else f"{label}: {text}" if label else text)
+    return entries
