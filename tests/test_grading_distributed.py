@@ -10,21 +10,18 @@ gradebook) with the scores of a one-machine run of the same class.
 """
 from __future__ import annotations
 
-import glob
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 import grading_course as G
+import pg_server
 from course_lib.instructor.grading import remote, sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -54,45 +51,10 @@ def _populate(root: Path) -> None:
         G.submit(root, student, nb)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------- PostgreSQL
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    hits = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(hits[-1]).parent if hits else None
-
-
 @pytest.fixture(scope="module")
 def postgres():
-    """A throw-away PostgreSQL cluster on 127.0.0.1 (run as ``postgres`` when the test runs as root)."""
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs Debian's postgresql)")
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    try:
-        pw = pwd.getpwnam("postgres") if as_user else None
-    except KeyError:
-        pytest.skip("no postgres user to run the server as (Debian's postgresql package makes it)")
-    folder = Path(tempfile.mkdtemp(prefix="course-pg-dask-"))
-    if pw:
-        os.chown(folder, pw.pw_uid, pw.pw_gid)
-    port = _free_port()
-    run = lambda *a: subprocess.run([*as_user, *a], capture_output=True, text=True, timeout=120)  # noqa: E731
-    init = run(str(bindir / "initdb"), "-D", str(folder / "data"), "--auth=trust", "-U", "postgres")
-    assert init.returncode == 0, init.stderr
-    start = run(str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"), "-w", "-o",
-                f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}", "start")
-    assert start.returncode == 0, start.stderr + (folder / "log").read_text()
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    run(str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop")
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from pg_server.server("course-pg-dask-")
 
 
 # ---------------------------------------------------------------- the Dask cluster
@@ -100,7 +62,7 @@ class Cluster:
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (no nanny: a killed worker stays dead)."""
 
     def __init__(self, folder: Path, checkouts: list[Path]):
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.address = f"tcp://127.0.0.1:{pg_server.free_port()}"
         self.folder = folder
         env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "2"}
         self.scheduler = self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port",

@@ -5,12 +5,9 @@ Every run grades a scratch course of notebook 01 (tests/grading_course.py).
 from __future__ import annotations
 
 import csv
-import glob
 import os
-import pwd
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import grading_course as G
+import pg_server
 from course_lib.instructor.grading import sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -162,40 +160,9 @@ def test_refuses_a_gradebook_whose_test_cells_were_changed(tmp_path):
 
 
 # ---------------------------------------------------------------- PostgreSQL
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    hits = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(hits[-1]).parent if hits else None
-
-
 @pytest.fixture(scope="module")
 def postgres():
-    """A private PostgreSQL server on 127.0.0.1 for this module (Debian's package)."""
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs Debian's postgresql)")
-    try:
-        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        pw = pwd.getpwnam("postgres") if as_user else None
-    except KeyError:
-        pytest.skip("no postgres user to run the server as")
-    folder = Path(tempfile.mkdtemp(prefix="course-pg-"))
-    if pw:
-        os.chown(folder, pw.pw_uid, pw.pw_gid)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = lambda *a: subprocess.run([*as_user, *a], capture_output=True, text=True, timeout=120)  # noqa: E731
-    init = run(str(bindir / "initdb"), "-D", str(folder / "data"), "--auth=trust", "-U", "postgres")
-    assert init.returncode == 0, init.stderr
-    start = run(str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"), "-w", "-o",
-                f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}", "start")
-    assert start.returncode == 0, start.stderr + (folder / "log").read_text()
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    run(str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop")
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from pg_server.server("course-pg-")
 
 
 def test_parallel_grading_into_postgresql(postgres, uninterrupted, tmp_path):
