@@ -22,7 +22,7 @@ import torch
 from ..dream import images as I
 from ..dream.hooks import LayerActivation
 from ..dream.models import Classifier
-from ._dream_spy import Spy, close_enough, spy_classifier
+from ._dream_spy import Spy, close_enough, few_threads, spy_classifier
 from ._harness import CheckFailure, call, fmt, guarded, passed
 from .dream_options import OPTION_RUNS, OPTION_RUNS_HARD, option_run
 from .partial import score
@@ -30,6 +30,7 @@ from .partial import score
 __all__ = ["check_gradient_descent", "check_layer_objective", "CHECK_SIZE"]
 
 
+@few_threads()
 def _spy_run(gradient_descent: Callable[..., Any], seed: int, steps: int, max_shift: int, target: int) -> None:
     clf = spy_classifier(seed)
     spy: Spy = clf.model  # type: ignore[assignment]
@@ -97,36 +98,37 @@ def _real_run(gradient_descent: Callable[..., Any], clf: Classifier, target: int
     """The target must win (or gain 30 points of probability) after ``steps`` steps.
     The learning rate that suits plain steps depends on the model; the check
     tries ``clf.lr`` and then 10 and 100 times it while the score rises too slowly."""
-    image = I.load_photo("chelsea", min(clf.size, CHECK_SIZE), clf.channels)
-    start = clf.logits(image)[0]
-    name = clf.classes[target]
-    p0 = torch.softmax(start, 0)[target].item()
-    for lr in (clf.lr, 10 * clf.lr, 100 * clf.lr):
-        out = call("gradient_descent", f"gradient_descent(photo, clf, target={target}, steps={steps}, lr={lr:g}, "
-                   f"clamp=True)", gradient_descent, image.clone(), clf, target, steps=steps, lr=lr, clamp=True)
-        if not isinstance(out, torch.Tensor) or out.shape != image.shape:
-            raise CheckFailure(f"gradient_descent: on the photo it returned "
-                               f"{getattr(out, 'shape', type(out).__name__)}, not an image of shape "
-                               f"{tuple(image.shape)}.")
-        out = out.detach()
-        lo, hi = float(out.min()), float(out.max())
-        if lo < -1e-4 or hi > 1 + 1e-4:
-            raise CheckFailure(f"gradient_descent: with clamp=True the pixels range from {fmt(lo)} to {fmt(hi)}; "
-                               f"clamp the image (in pixel units) to [0, 1] after each step.")
-        end = clf.logits(out)[0]
-        p1 = torch.softmax(end, 0)[target].item()
-        rise = (end[target] - start[target]).item()
-        won = end.argmax().item() == target or p1 >= p0 + 0.3
-        if rise >= 1.0 and won:
-            return (f"{name!r}: score {fmt(start[target].item())} → {fmt(end[target].item())}, probability "
-                    f"{p0:.1%} → {p1:.1%} (lr {lr:g})")
-        if rise <= 0:
-            break
-    if rise < 1.0:
-        raise CheckFailure(f"gradient_descent: after {steps} steps the score of class {name!r} went from "
-                           f"{fmt(start[target].item())} to {fmt(end[target].item())}; it should rise clearly.")
-    raise CheckFailure(f"gradient_descent: after {steps} steps class {name!r} is not the top class and its "
-                       f"probability only went from {p0:.1%} to {p1:.1%}.")
+    with few_threads(clf):
+        image = I.load_photo("chelsea", min(clf.size, CHECK_SIZE), clf.channels)
+        start = clf.logits(image)[0]
+        name = clf.classes[target]
+        p0 = torch.softmax(start, 0)[target].item()
+        for lr in (clf.lr, 10 * clf.lr, 100 * clf.lr):
+            out = call("gradient_descent", f"gradient_descent(photo, clf, target={target}, steps={steps}, lr={lr:g}, "
+                       f"clamp=True)", gradient_descent, image.clone(), clf, target, steps=steps, lr=lr, clamp=True)
+            if not isinstance(out, torch.Tensor) or out.shape != image.shape:
+                raise CheckFailure(f"gradient_descent: on the photo it returned "
+                                   f"{getattr(out, 'shape', type(out).__name__)}, not an image of shape "
+                                   f"{tuple(image.shape)}.")
+            out = out.detach()
+            lo, hi = float(out.min()), float(out.max())
+            if lo < -1e-4 or hi > 1 + 1e-4:
+                raise CheckFailure(f"gradient_descent: with clamp=True the pixels range from {fmt(lo)} to {fmt(hi)}; "
+                                   f"clamp the image (in pixel units) to [0, 1] after each step.")
+            end = clf.logits(out)[0]
+            p1 = torch.softmax(end, 0)[target].item()
+            rise = (end[target] - start[target]).item()
+            won = end.argmax().item() == target or p1 >= p0 + 0.3
+            if rise >= 1.0 and won:
+                return (f"{name!r}: score {fmt(start[target].item())} → {fmt(end[target].item())}, probability "
+                        f"{p0:.1%} → {p1:.1%} (lr {lr:g})")
+            if rise <= 0:
+                break
+        if rise < 1.0:
+            raise CheckFailure(f"gradient_descent: after {steps} steps the score of class {name!r} went from "
+                               f"{fmt(start[target].item())} to {fmt(end[target].item())}; it should rise clearly.")
+        raise CheckFailure(f"gradient_descent: after {steps} steps class {name!r} is not the top class and its "
+                           f"probability only went from {p0:.1%} to {p1:.1%}.")
 
 
 @guarded("gradient_descent")
@@ -158,28 +160,29 @@ def check_layer_objective(gradient_descent: Any, clf: Classifier, layer: str | N
     channel c of that layer: dreaming for channel a excites a clearly more than
     dreaming for channel b does, and the other way round."""
     layer = layer or list(clf.layers)[len(clf.layers) // 2]
-    image = I.load_photo("astronaut", min(clf.size, CHECK_SIZE), clf.channels)
+    with few_threads(clf):
+        image = I.load_photo("astronaut", min(clf.size, CHECK_SIZE), clf.channels)
 
-    def activation(img: torch.Tensor, channel: int) -> float:
-        with torch.no_grad(), LayerActivation(clf.layers[layer]) as act:
-            clf.model(I.to_model_input(img, clf.mean, clf.std))
-        return act.value[0, channel].mean().item()
+        def activation(img: torch.Tensor, channel: int) -> float:
+            with torch.no_grad(), LayerActivation(clf.layers[layer]) as act:
+                clf.model(I.to_model_input(img, clf.mean, clf.std))
+            return act.value[0, channel].mean().item()
 
-    outs = {}
-    for c in channels:
-        out = call("gradient_descent", f"gradient_descent(photo, clf, target=0, layer={layer!r}, channel={c})",
-                   gradient_descent, image.clone(), clf, 0, steps=20, lr=clf.lr, clamp=True, layer=layer, channel=c)
-        outs[c] = out.detach()
-    a, b = channels
-    start = {c: activation(image, c) for c in channels}
-    own = {c: activation(outs[c], c) for c in channels}
-    other = {a: activation(outs[b], a), b: activation(outs[a], b)}
-    for c in channels:
-        if not own[c] > other[c] + 0.25 * abs(own[c] - start[c]) or own[c] <= start[c]:
-            raise CheckFailure(
-                f"layer objective: dreaming for channel {c} of {layer} moved its mean activation from "
-                f"{fmt(start[c])} to {fmt(own[c])}, while dreaming for the other channel reached {fmt(other[c])}. "
-                f"With layer= set, the energy must be minus the mean activation of THAT channel "
-                f"(act.value[0, channel].mean()), not the class score; it should rise.")
+        outs = {}
+        for c in channels:
+            out = call("gradient_descent", f"gradient_descent(photo, clf, target=0, layer={layer!r}, channel={c})",
+                       gradient_descent, image.clone(), clf, 0, steps=20, lr=clf.lr, clamp=True, layer=layer, channel=c)
+            outs[c] = out.detach()
+        a, b = channels
+        start = {c: activation(image, c) for c in channels}
+        own = {c: activation(outs[c], c) for c in channels}
+        other = {a: activation(outs[b], a), b: activation(outs[a], b)}
+        for c in channels:
+            if not own[c] > other[c] + 0.25 * abs(own[c] - start[c]) or own[c] <= start[c]:
+                raise CheckFailure(
+                    f"layer objective: dreaming for channel {c} of {layer} moved its mean activation from "
+                    f"{fmt(start[c])} to {fmt(own[c])}, while dreaming for the other channel reached {fmt(other[c])}. "
+                    f"With layer= set, the energy must be minus the mean activation of THAT channel "
+                    f"(act.value[0, channel].mean()), not the class score; it should rise.")
     passed("layer objective", f"channels {a} and {b} of {layer}: each rises most when it is the objective "
                               f"({fmt(start[a])} → {fmt(own[a])}, {fmt(start[b])} → {fmt(own[b])})")

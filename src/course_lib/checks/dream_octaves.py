@@ -16,7 +16,7 @@ import torch
 
 from ..dream import images as I
 from ..dream.models import Classifier
-from ._dream_spy import Spy, close_enough, spy_classifier
+from ._dream_spy import Spy, close_enough, few_threads, spy_classifier
 from ._harness import CheckFailure, call, fmt, guarded
 from .dream_descent import CHECK_SIZE
 from .partial import score
@@ -27,6 +27,7 @@ __all__ = ["check_octaves"]
 _OCTAVE_SIZE, _OCTAVE_STEPS, _OCTAVE_LR, _OCTAVE_GREY = 28, 3, 0.2, 0.3
 
 
+@few_threads()
 def _octave_spy_run(dream: Callable[..., Any], seed: int, target: int, octaves: int = 3, scale: float = 1.4) -> None:
     """Octaves read off exactly: the sizes the spy saw, in order, and where each octave started. The start
     image is a constant grey, so every resize of it is that grey: a restart from the original shows, and the
@@ -104,16 +105,17 @@ def check_octaves(dream: Any, clf: Classifier, target: int = 7, points: float | 
     the test classifier and each real image earn their share (:mod:`.partial`)."""
 
     def real(size: int) -> None:
-        image = I.load_photo("coffee", size, clf.channels)
-        out = call("dream", f"dream(image of {size}×{size}, clf, target={target}, octaves=3)", dream, image.clone(),
-                   clf, target, octaves=3, scale=1.4, steps=15, lr=clf.lr, clamp=True)
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image.shape):
-            raise CheckFailure(f"dream: for an image of shape {tuple(image.shape)} it returned "
-                               f"{tuple(getattr(out, 'shape', ())) or type(out).__name__}; resize the result back to "
-                               f"the input's size at the end.")
-        rise = (clf.logits(out.detach())[0, target] - clf.logits(image)[0, target]).item()
-        if rise < 1.0:
-            raise CheckFailure(f"dream: for a {size}×{size} image the target's score rose by only {fmt(rise)}.")
+        with few_threads(clf):
+            image = I.load_photo("coffee", size, clf.channels)
+            out = call("dream", f"dream(image of {size}×{size}, clf, target={target}, octaves=3)", dream,
+                       image.clone(), clf, target, octaves=3, scale=1.4, steps=15, lr=clf.lr, clamp=True)
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image.shape):
+                raise CheckFailure(f"dream: for an image of shape {tuple(image.shape)} it returned "
+                                   f"{tuple(getattr(out, 'shape', ())) or type(out).__name__}; resize the result "
+                                   f"back to the input's size at the end.")
+            rise = (clf.logits(out.detach())[0, target] - clf.logits(image)[0, target]).item()
+            if rise < 1.0:
+                raise CheckFailure(f"dream: for a {size}×{size} image the target's score rose by only {fmt(rise)}.")
 
     parts = [("the linear test classifier", functools.partial(_octave_spy_run, dream, 30, target=3))]
     parts += [(f"a {size}×{size} image on the real classifier", functools.partial(real, size))

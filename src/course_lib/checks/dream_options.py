@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 
 from ..dream import images as I
-from ._dream_spy import Spy, close_enough, spy_classifier
+from ._dream_spy import Spy, close_enough, few_threads, spy_classifier
 from ._harness import CheckFailure, call, fmt
 
 __all__ = ["OPTION_RUNS", "OPTION_RUNS_HARD", "option_run"]
@@ -136,6 +136,7 @@ def _options_text(opts: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in opts.items())
 
 
+@few_threads()
 def option_run(gradient_descent: Callable[..., Any], seed: int, opts: dict, target: int) -> None:
     size, margin, steps, lr = _OPTION_SIZE, _OPTION_MARGIN, _OPTION_STEPS, _OPTION_LR
     clf = spy_classifier(seed, size)
