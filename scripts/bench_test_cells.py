@@ -29,6 +29,12 @@ temporary copy of the notebook's folder:
   other): ``--repeat N`` runs every notebook N times and reports each cell's
   shortest and median wall time and its least CPU time, the shortest being the
   nearest to a quiet machine;
+- a cell that makes a file the student submits beside the notebook (notebook
+  03 trains and saves ``fashion_mlp.pt`` when ``should_train`` says so, which
+  it never does while grading) runs as on the student's machine, untimed, so
+  that the test after it grades a file as the grader would; as in
+  ``bench_checks.py``, ``COURSE_OFFLINE_WEIGHTS_TARGET`` defaults to 0.78
+  (offline the weights are trained on 1,115 images);
 - ``--profile GRADE_ID`` runs that test cell under cProfile instead (its time
   then includes the profiler's overhead) and prints the ``--top`` entries by
   cumulative time after the table.
@@ -56,6 +62,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from course_lib import nbmeta  # noqa: E402
 
 SOURCE_DIR = ROOT / "source_notebooks" / "ps1"
+#: A cell holding this makes files the student submits; grading never runs its training (see the module).
+STUDENT_RUN = "should_train("
 LITTER = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store")
 
 _PROFILED = '''
@@ -115,6 +123,7 @@ def _kernel_pid(client: NotebookClient) -> int | None:
 def kernel_env(args: argparse.Namespace, home: Path) -> dict[str, str]:
     """The kernel's environment: the grader's variables, a fresh home unless ``--keep-home``."""
     env = dict(os.environ, NBGRADER_EXECUTION="autograde")
+    env.setdefault("COURSE_OFFLINE_WEIGHTS_TARGET", "0.78")
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if args.hidden_seed is not None:
@@ -131,6 +140,15 @@ def kernel_env(args: argparse.Namespace, home: Path) -> dict[str, str]:
         home.mkdir(parents=True, exist_ok=True)
         env["HOME"] = str(home)
     return env
+
+
+def _run_code(client: NotebookClient, code: str) -> None:
+    """Run ``code`` in the notebook's kernel, outside the notebook."""
+    cell = nbformat.v4.new_code_cell(code)
+    client.execute_cell(cell, 0)
+    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    if errors:
+        raise RuntimeError(f"bench_test_cells: {errors[0].get('ename')}: {errors[0].get('evalue')}")
 
 
 def _stdout(cell: nbformat.NotebookNode) -> str:
@@ -164,6 +182,12 @@ def time_notebook(path: Path, args: argparse.Namespace) -> tuple[list[Row], dict
                 if profiled:
                     original = cell.source
                     cell.source = _PROFILED.format(source=original, grade_id=grade_id, top=args.top)
+                if not test and STUDENT_RUN in cell.source:     # as the student ran it: not graded, not timed
+                    _run_code(client, "import os as _bench_os\n"
+                                      "_bench_grading = _bench_os.environ.pop('NBGRADER_EXECUTION', None)")
+                    client.execute_cell(cell, index)
+                    _run_code(client, "if _bench_grading: _bench_os.environ['NBGRADER_EXECUTION'] = _bench_grading")
+                    continue
                 cpu = _tree_cpu(pid) if test else 0.0
                 start = time.perf_counter()
                 client.execute_cell(cell, index)
