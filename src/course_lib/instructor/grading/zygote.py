@@ -50,8 +50,8 @@ import time
 
 #: What every kernel imports sooner or later (besides course_lib and its checks), imported once in the zygote
 #: (torch._dynamo: the first torch optimiser of a kernel imports it, about 2 s).
-PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "torchvision.datasets", "scipy.special", "scipy.ndimage",
-           "PIL.Image", "tqdm.auto", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "nbformat",
+PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "torchvision.datasets",
+           "scipy.special", "scipy.ndimage", "PIL.Image", "tqdm.auto", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "nbformat",
            "graphviz", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
            "course_lib.notebook", "course_lib.data", "course_lib.dream", "course_lib.figures.plotly_offline",
            "course_lib.instructor.grading.guard", "course_lib.instructor.grading.verdict")
