@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python scripts/bench_gpu.py
 	$(BIN)/python scripts/bench_pieces.py
 	$(BIN)/python scripts/bench_dream.py
+	$(BIN)/python scripts/bench_test_cells.py
 	$(BIN)/python scripts/bench_grading.py
 
 clean:
