@@ -23,9 +23,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # nbformat is imported when a notebook is read: the student's validate imports this first
     from nbformat import NotebookNode
@@ -78,12 +76,17 @@ def is_manual_answer(cell: NotebookNode) -> bool:
 DEMO_TAG = "demo"
 
 
+def is_given(cell: NotebookNode) -> bool:
+    """A read-only cell that carries no points and is no answer (given code or text)."""
+    return is_locked(cell) and not is_grade(cell) and not is_solution(cell)
+
+
 def is_demo(cell: NotebookNode) -> bool:
-    """A read-only code cell the author tagged :data:`DEMO_TAG`, carrying no points and defining
-    nothing a later cell needs (``tests/test_demo_cells.py`` holds the author to that)."""
+    """A given code cell (:func:`is_given`, with a grade id) the author tagged :data:`DEMO_TAG`,
+    defining nothing a later cell needs (``tests/test_demo_cells.py`` holds the author to that)."""
     tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell, dict) else []
     return (cell.get("cell_type") == "code" and isinstance(tags, list) and DEMO_TAG in tags
-            and is_locked(cell) and not is_grade(cell) and not is_solution(cell) and grade_id(cell) is not None)
+            and is_given(cell) and grade_id(cell) is not None)
 
 
 def demo_ids(source_nb: NotebookNode) -> list[str]:

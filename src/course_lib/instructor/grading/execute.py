@@ -261,8 +261,7 @@ class GuardedExecute(Execute):
         """A demonstration cell of the source notebook: read-only (its source is the source
         notebook's, put back by nbgrader before this runs), no points, and named by the grader
         from the source, never by the submission's own tags."""
-        return (nbmeta.grade_id(cell) in self.skip_ids and nbmeta.is_locked(cell) and not nbmeta.is_grade(cell)
-                and not nbmeta.is_solution(cell))
+        return nbmeta.grade_id(cell) in self.skip_ids and nbmeta.is_given(cell)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Timeout waiting for execute reply (%is): interrupting the kernel", timeout)

@@ -186,9 +186,9 @@ class ConfinedKernelManager(AsyncKernelManager):
         read_only = sandbox.read_only_paths([Path(p) for p in self.read_only])
         if self.guard:
             kernel_cmd = self._guarded(kernel_cmd, env, read_only, kw)
-        limits = self.limits
         if self.forked:
-            return await self._fork(kernel_cmd, env, kw)
+            return await self._fork(kernel_cmd, env)
+        limits = self.limits
         if self.confine:
             uid = sandbox.UID_BASE + self.slot
             sandbox.chown_tree(self._scratch, uid)
@@ -212,7 +212,7 @@ class ConfinedKernelManager(AsyncKernelManager):
                     os.close(fd)
                 self._guard_fds = None
 
-    async def _fork(self, kernel_cmd: list[str], env: dict[str, str], kw: dict) -> None:
+    async def _fork(self, kernel_cmd: list[str], env: dict[str, str]) -> None:
         """Ask the student's zygote for this kernel (:mod:`.zygote`) instead of starting one."""
         from . import zygote
 
@@ -224,10 +224,10 @@ class ConfinedKernelManager(AsyncKernelManager):
         sandbox.chown_tree(self._scratch, uid)
         sandbox.chown_tree(self._sockets, uid)
         zygote.fresh_tmp(self.zygote_root, uid)
-        limits = self.limits
+        module = kernel_cmd.index("course_lib.instructor.grading.guarded_kernel")
         request = {"cwd": str(self._scratch / "work"), "env": env, "uid": uid,
-                   "argv": ["guarded_kernel", *kernel_cmd[kernel_cmd.index("course_lib.instructor.grading.guarded_kernel") + 1:]],
-                   "limits": [[which, value] for which, value in limits.pairs()]}
+                   "argv": ["guarded_kernel", *kernel_cmd[module + 1:]],
+                   "limits": [[which, value] for which, value in self.limits.pairs()]}
         _, write, key_read = self._guard_fds
         try:
             process = zygote.ZygoteKernel(self.zygote, request, (write, key_read))

@@ -212,7 +212,7 @@ def demo_ids(source: Path) -> list[str]:
     from course_lib import nbmeta
 
     try:
-        return nbmeta.demo_ids(nbformat.read(str(source), as_version=4))
+        return nbmeta.demo_ids(nbmeta.read(source))
     except Exception:  # noqa: BLE001 - then every cell runs
         return []
 
