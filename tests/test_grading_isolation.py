@@ -1,7 +1,8 @@
-"""Kernels forked from one zygote per student share nothing: what a notebook changes in its
-kernel (a global, a monkeypatched check, a module in ``sys.modules``, files in ``/tmp``, the
-home folder or its working folder, a process left running) is not visible to the student's
-next notebook, nor to the next student.
+"""Kernels forked from the slot's zygote (one per worker slot, kept across students) share
+nothing: what a notebook changes in its kernel (a global, a monkeypatched check, a module in
+``sys.modules``, files in ``/tmp``, the home folder or its working folder, a process left
+running) is not visible to the student's next notebook, nor to the next student; and each
+student's kernels get that student's hidden seed.
 
 (A process left running cannot even be made: the guard refuses subprocess, fork and ctypes; the
 planter tries through libc anyway, and the kernel manager kills whatever of the sandbox uid is
@@ -13,6 +14,7 @@ shows it can see it there: the control), then looks for it in its notebook 02;
 """
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -57,6 +59,8 @@ _seen = [name for name, there in [
     ("home", _os.path.exists(_os.path.expanduser("~/planted.txt"))), ("cwd", _os.path.exists("planted_here.txt")),
     ("stray process", _os.path.exists("/tmp/stray_alive"))] if there]
 print("ISOLATION-SEEN:", _seen)
+from course_lib.checks.seeds import hidden_seed as _hidden_seed
+print("ISOLATION-SEED:", _hidden_seed(2026), _os.environ.get("COURSE_HIDDEN_SEED"))
 """
 
 
@@ -67,10 +71,10 @@ def _with(root, notebook: str, code: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _seen(root, student: str, notebook: str) -> list[str]:
+def _seen(root, student: str, notebook: str, what: str = "ISOLATION-SEEN:") -> str:
     nb = nbformat.read(root / "autograded" / student / "ps1" / notebook, as_version=4)
     lines = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-             for line in str(o.get("text", "")).splitlines() if line.startswith("ISOLATION-SEEN:")]
+             for line in str(o.get("text", "")).splitlines() if line.startswith(what)]
     assert len(lines) == 1, f"{student}/{notebook}: {lines}"
     return lines[0]
 
@@ -89,10 +93,27 @@ def graded(tmp_path_factory):
     return root
 
 
-def test_the_kernels_were_forked_from_a_zygote(graded):
+def test_both_students_kernels_were_forked_from_the_same_zygote(graded):
+    zygotes = set()
     for student in ("a_planter", "b_observer"):
         log = (graded / "grading" / "ps1" / "logs" / f"{student}.log").read_text()
-        assert "kernels forked from the student's zygote" in log and "start from scratch" not in log
+        assert "start from scratch" not in log
+        zygotes |= set(re.findall(r"kernels fork from the slot's zygote \((\S+)\)", log))
+    assert len(zygotes) == 1, zygotes
+
+
+def test_each_student_meets_its_own_hidden_seed(graded, monkeypatch):
+    from course_lib.checks import seeds
+
+    salt = (graded / "grading" / "ps1" / "hidden_seed_salt").read_text().strip()
+    got = {}
+    for student in ("a_planter", "b_observer"):
+        monkeypatch.setattr(seeds, "HIDDEN_SEED", seeds.student_seed(salt, "ps1", student))
+        # the variable itself is gone before student code runs
+        assert _seen(graded, student, G.NOTEBOOK, "ISOLATION-SEED:") == f"ISOLATION-SEED: {seeds.hidden_seed(2026)} None"
+        got[student] = seeds.hidden_seed(2026)
+    assert got["a_planter"] != got["b_observer"]
+    assert _seen(graded, "a_planter", SECOND, "ISOLATION-SEED:") == f"ISOLATION-SEED: {got['a_planter']} None"
 
 
 def test_the_planter_sees_its_own_plants(graded):
@@ -104,3 +125,21 @@ def test_the_planter_sees_its_own_plants(graded):
 @pytest.mark.parametrize("student, notebook", [("a_planter", SECOND), ("b_observer", G.NOTEBOOK)])
 def test_nothing_reaches_the_next_notebook_or_student(graded, student, notebook):
     assert _seen(graded, student, notebook) == "ISOLATION-SEEN: []"
+
+
+SLOW = "import time\ntime.sleep(600)\n"
+
+
+def test_a_student_past_the_time_limit_costs_only_that_student(tmp_path):
+    """Its slot's worker is killed with everything it started; the next student in the slot gets a
+    new worker and is graded as if nothing happened."""
+    root = G.make_course(tmp_path / "course")
+    G.submit(root, "a_slow", _with(root, G.NOTEBOOK, SLOW))
+    G.submit(root, "b_fine", G.solved(root))
+    proc = G.course_grade(root, "submitted", "--jobs", "1", "--no-feedback", "--student-timeout", "60",
+                          "--cell-timeout", "900")
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    results = G.results(root)
+    assert "took longer than 60 s" in results["a_slow"]["error"], results["a_slow"]
+    assert not results["b_fine"]["error"] and all(p["status"] == "passed" for p in results["b_fine"]["problems"])
+    assert not any((root / "grading" / "ps1" / "scratch").iterdir())

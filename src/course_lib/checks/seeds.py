@@ -6,8 +6,9 @@ grader sets ``COURSE_HIDDEN_SEED`` in the kernel's environment from the student'
 id and the course's secret salt (:func:`student_seed`), so two students with the
 same wrong answer meet different hidden inputs, each regrade of one student meets
 the same ones, and no student can work theirs out at home.
-The variable is read once, when the checks are imported (before any student
-line runs in a graded kernel), into :data:`HIDDEN_SEED`.
+The variable is read into :data:`HIDDEN_SEED` when the checks are imported, and
+again by the graded kernel as it starts (one forked from a zygote imported the checks
+before it had a student), before any student line runs; then it is removed.
 """
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ import os
 ENV = "COURSE_HIDDEN_SEED"
 
 
-def _from_env() -> int | None:
+def from_env() -> int | None:
+    """The seed in ``$COURSE_HIDDEN_SEED``, None without one."""
     text = os.environ.get(ENV, "")
     return int(text) if text.isdigit() else None
 
 
 #: The grader's per-student seed, or None on a student's own run.
-HIDDEN_SEED: int | None = _from_env()
+HIDDEN_SEED: int | None = from_env()
 
 
 def student_seed(salt: str, assignment: str, student: str) -> int:

@@ -42,7 +42,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Enum, Integer, List, Unicode
 
 from course_lib import nbmeta
 from . import verdict
@@ -139,6 +139,10 @@ class GuardedExecute(Execute):
     notebook_timeout = Integer(1800, help="seconds the whole notebook may run").tag(config=True)
     skip_ids = List(Unicode(), help="grade ids of the source notebook's demonstration cells, not run "
                                     "(nbmeta.demo_ids)").tag(config=True)
+    # every cell has run and its outputs and verdicts are in: the kernel gets no time for its atexit hooks
+    # (a kernel that used OpenCL spent 2.6 s in them)
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
+                           help="how the kernel is stopped after the last cell").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped: str | None = None

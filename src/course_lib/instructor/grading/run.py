@@ -35,6 +35,7 @@ from .. import stamp, tamper
 from . import course as course_mod
 from . import integrity, sandbox, submissions
 from .journal import Journal, fingerprint
+from .slots import SlotWorker, die_with_parent
 from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
 from .worker import Settings, course_salt
 
@@ -77,23 +78,6 @@ class Options:
     retries: int = 1                   # Dask retries of a student whose task raised (a lost worker: allowed-failures)
 
 
-def _libc():
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True)
-    return None
-
-
-_LIBC = _libc()  # loaded before any fork: a forked child of a threaded process must not dlopen
-
-
-def _pdeathsig() -> None:
-    """Die with the parent (Linux), so killing course-grade kills its workers."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def run_worker(settings: Settings, student: str, slot: int, log_path: Path, timeout: int, cwd: Path,
                env: dict[str, str] | None = None) -> tuple[dict, str]:
     """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
@@ -103,7 +87,7 @@ def run_worker(settings: Settings, student: str, slot: int, log_path: Path, time
         proc = subprocess.Popen(
             [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
             stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=cwd, start_new_session=True,
-            preexec_fn=_pdeathsig)
+            preexec_fn=die_with_parent)
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -159,6 +143,7 @@ class ClassGrader:
         self.abort: str | None = None
         self.running: set[str] = set()   # students being graded now
         self.tainted: set[str] = set()   # graded while the gradebook was changed: not to be recorded
+        self.slot_workers: dict[int, SlotWorker] = {}  # each slot's worker process, kept across students
 
     # ------------------------------------------------------------ set-up
     def _unconfined_why(self) -> str | None:
@@ -220,8 +205,13 @@ class ClassGrader:
         return self.opts.student_timeout or (len(self.notebooks) + 1) * (self.opts.notebook_timeout + 120)
 
     def _worker(self, student: str, slot: int) -> tuple[dict, str]:
-        return run_worker(self.settings, student, slot, self.state / "logs" / f"{student}.log",
-                          self.student_timeout(), self.course)
+        """Grade ``student`` in the slot's worker (:mod:`.slots`), started on first use."""
+        with self.lock:
+            worker = self.slot_workers.get(slot)
+            if worker is None:
+                worker = self.slot_workers[slot] = SlotWorker(self.settings, slot, self.course,
+                                                              self.state / "workers" / f"slot-{slot}.log")
+        return worker.grade(student, self.state / "logs" / f"{student}.log", self.student_timeout())
 
     def _scores(self, student: str) -> dict[str, dict[str, float | None]]:
         from nbgrader.api import Gradebook, MissingEntry
@@ -409,15 +399,22 @@ class ClassGrader:
                 release()
 
         # one thread more than slots: a student's checks run while the next one is graded
-        with ThreadPoolExecutor(max_workers=self.opts.jobs + 1) as pool:
-            futures = {pool.submit(job, s): s for s in todo}
-            bar = tqdm(total=len(todo), desc="grading", unit="student", disable=not self.opts.progress)
-            for fut in as_completed(futures):
-                r = fut.result()
-                bar.update(1)
-                if r is not None:
-                    bar.set_postfix_str(f"{r.student}: {r.score:g}/{r.max_score:g}" + (" FLAGGED" if r.flagged else ""))
-            bar.close()
+        try:
+            with ThreadPoolExecutor(max_workers=self.opts.jobs + 1) as pool:
+                futures = {pool.submit(job, s): s for s in todo}
+                bar = tqdm(total=len(todo), desc="grading", unit="student", disable=not self.opts.progress)
+                for fut in as_completed(futures):
+                    r = fut.result()
+                    bar.update(1)
+                    if r is not None:
+                        bar.set_postfix_str(f"{r.student}: {r.score:g}/{r.max_score:g}"
+                                            + (" FLAGGED" if r.flagged else ""))
+                bar.close()
+        finally:
+            for worker in self.slot_workers.values():
+                worker.close()
+            for left in (self.state / "scratch").iterdir():  # a killed worker's zygote folder
+                shutil.rmtree(left, ignore_errors=True)
 
     def _recheck(self, results: list[StudentResult]) -> None:
         """Grades in the gradebook must still be what was recorded for each student."""

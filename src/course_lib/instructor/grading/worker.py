@@ -1,6 +1,13 @@
-"""Grade one student: the process ``course-grade`` starts for each submission.
+"""Grade students: the process ``course-grade`` runs in each sandbox slot.
 
     python -m course_lib.instructor.grading.worker SETTINGS_JSON STUDENT SLOT
+    python -m course_lib.instructor.grading.worker --serve SETTINGS_JSON SLOT
+
+The first form grades one student and exits (a Dask task, :mod:`.remote`). The second
+(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader and starts the slot's
+kernel zygote (:mod:`.zygote`) once, then grades each student named on a line of stdin,
+``{"student": ..., "log": PATH}``, with its log in PATH, and answers one line
+``RESULT {...}`` on stdout.
 
 It runs nbgrader's autograde for each readable notebook of the student's
 submission (one at a time, ``--notebook``-style, so that a corrupt notebook
@@ -156,7 +163,9 @@ def _zero(settings: Settings, cfg, student: str, notebook: str) -> None:
         gb.db.commit()
 
 
-def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> dict:
+def grade(settings: Settings, student: str, slot: int, log: logging.Logger, zygote=None) -> dict:
+    """Grade ``student``; kernels fork from ``zygote`` (the slot's, kept across students) when
+    given, else from one started for this student (or from nothing: :func:`_zygote`)."""
     from .submissions import irregular
 
     cfg = nbgrader_config(settings, student, slot)
@@ -168,7 +177,7 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
         return {"corrupt": {}, "failed": ["the submission (it holds more than regular files)"], "refused": bad}
     corrupt = unreadable(folder)
     good = [p.stem for p in sorted(folder.glob("*.ipynb")) if p.stem not in corrupt]
-    with _zygote(settings, cfg, slot, log):
+    with _zygote(settings, cfg, slot, log, zygote):
         failed = _autograde(settings, cfg, student, good, log)
     expected = [p.stem for p in sorted((Path(settings.course) / "release" / settings.assignment).glob("*.ipynb"))]
     for notebook in [*corrupt, *(n for n in expected if n not in good and n not in corrupt)]:
@@ -179,32 +188,44 @@ def grade(settings: Settings, student: str, slot: int, log: logging.Logger) -> d
     return {"corrupt": corrupt, "failed": failed}
 
 
-@contextlib.contextmanager
-def _zygote(settings: Settings, cfg, slot: int, log: logging.Logger):
-    """The student's kernel zygote (:mod:`.zygote`) for the block, when kernels are confined and
-    guarded; without it (or if it cannot start) every kernel starts from scratch."""
-    km = cfg.ConfinedKernelManager
+def start_zygote(settings: Settings, slot: int, log: logging.Logger):
+    """The slot's kernel zygote (:mod:`.zygote`) when kernels are confined and guarded, else None
+    (also when it cannot start: then every kernel starts from scratch, slower but not worse).
+    It holds no student's data: each kernel gets its student's environment and hidden seed."""
     if not (settings.fork_kernels and settings.confine and settings.guard):
-        yield None
-        return
+        return None
     from . import sandbox
     from .kernel import kernel_env
     from .zygote import Zygote
 
     try:
         zygote = Zygote(uid=sandbox.UID_BASE + slot, read_only=[Path(p) for p in settings.read_only],
-                        env=kernel_env(dict(os.environ), km.hidden_seed))
-    except Exception as err:  # noqa: BLE001 - slower, not worse: kernels start from scratch
+                        env=kernel_env(dict(os.environ)))
+    except Exception as err:  # noqa: BLE001 - slower, not worse
         log.warning("kernels start from scratch: %s", err)
+        return None
+    log.info("kernels fork from the slot's zygote (%s)", zygote.socket)
+    return zygote
+
+
+@contextlib.contextmanager
+def _zygote(settings: Settings, cfg, slot: int, log: logging.Logger, zygote=None):
+    """Kernels of the block fork from ``zygote``, or from one started (and stopped) for it."""
+    own = zygote is None
+    if own:
+        zygote = start_zygote(settings, slot, log)
+    if zygote is None:
         yield None
         return
-    log.info("kernels forked from the student's zygote (%s)", zygote.socket)
+    if not own:
+        log.info("kernels fork from the slot's zygote (%s)", zygote.socket)
+    km = cfg.ConfinedKernelManager
     km.zygote, km.zygote_root, km.zygote_sockets = zygote.socket, str(zygote.root), str(zygote.sockets)
     try:
         yield zygote
     finally:
-        zygote.close()
-        km.zygote = km.zygote_root = km.zygote_sockets = ""
+        if own:
+            zygote.close()
 
 
 def demo_ids(source: Path) -> list[str]:
@@ -238,15 +259,57 @@ def _autograde(settings: Settings, cfg, student: str, good: list[str], log: logg
     return failed
 
 
+#: :func:`serve`'s stdout: one line when it is ready for students, then one per student's result.
+READY, RESULT = "READY", "RESULT "
+
+
+def serve(settings: Settings, slot: int, log: logging.Logger) -> int:
+    """Grade the students named on stdin, one JSON line each, until it closes (module docstring).
+
+    Each student's log (this process's stderr, and each kernel's) is its own file: fd 2 is
+    pointed at it for the student. A zygote that died is started again for the next student."""
+    from .kernel import remove_scratch
+
+    zygote = start_zygote(settings, slot, log)
+    print(READY, flush=True)
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            sys.stderr.flush()
+            with open(request["log"], "w") as logfile:
+                os.dup2(logfile.fileno(), 2)
+            if zygote is not None and zygote.proc.poll() is not None:
+                log.warning("the slot's zygote exited (%s): starting another", zygote.proc.returncode)
+                zygote.close()
+                zygote = start_zygote(settings, slot, log)
+            try:
+                result = grade(settings, request["student"], slot, log, zygote)
+            except Exception as err:  # noqa: BLE001 - this student's failure, said in its log; the next one goes on
+                log.exception("grading %s failed", request["student"])
+                result = {"corrupt": {}, "failed": [], "error": f"the grader failed ({type(err).__name__}: {err})"}
+            finally:
+                remove_scratch()
+                if zygote is not None:
+                    zygote.sweep()
+            sys.stderr.flush()
+            print(RESULT + json.dumps(result), flush=True)
+    finally:
+        if zygote is not None:
+            zygote.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings_json, student, slot = argv or sys.argv[1:4]
-    settings = Settings.from_json(settings_json)
+    argv = list(argv or sys.argv[1:])
     log = logging.getLogger("course-grade")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    result = grade(settings, student, int(slot), log)
+    if argv[0] == "--serve":
+        return serve(Settings.from_json(argv[1]), int(argv[2]), log)
+    settings_json, student, slot = argv[:3]
+    result = grade(Settings.from_json(settings_json), student, int(slot), log)
     print(json.dumps(result))
     return 0
 

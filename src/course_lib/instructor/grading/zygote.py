@@ -3,19 +3,20 @@
 A confined kernel that starts from nothing pays, for every notebook, for bubblewrap,
 Python, torch, course_lib with every check, IPython and ipykernel (about 2 s), then
 its setup cell for plotly and the rest (about 2 s more). Under ``course-grade`` the
-worker starts one **zygote** per student instead:
+worker of each slot starts one **zygote** instead, kept across the slot's students:
 
     bwrap ... python -I -m course_lib.instructor.grading.zygote SOCKET
 
 confined like a kernel (the same read-only system, no network, its own PID
-namespace), seeing only this student's scratch folder. It imports what every
+namespace), seeing only the slot's scratch folder (each kernel's private copy is
+made in it, and removed when that kernel ends). It imports what every
 kernel imports and then only waits. For each notebook the kernel manager
 (:class:`.kernel.ConfinedKernelManager`) asks it for a kernel: it forks, and the
 child
 
 1. starts a session of its own, dies with the zygote (``PR_SET_PDEATHSIG``),
-   closes every descriptor but the two it was handed (the guard's pipe and the
-   verdict key's pipe, passed with ``SCM_RIGHTS``);
+   closes every descriptor but those it was handed with ``SCM_RIGHTS`` (the guard's
+   pipe, the verdict key's pipe and, as its stdout and stderr, the student's log);
 2. takes the notebook's environment and working directory (a fresh private copy
    of the submission: :meth:`.kernel.ConfinedKernelManager._private_copy`) and
    the kernel's resource limits;
@@ -27,12 +28,14 @@ The zygote itself never runs a line of student code: it is the sandbox's root
 with only ``CAP_SETUID``, ``CAP_SETGID`` and ``CAP_KILL``, and its socket lies in
 a folder only root may open, so a kernel cannot ask it for anything. Each kernel
 is a fresh fork of the same untouched process: no global, monkeypatch or module a
-notebook changed reaches the next one, and the grader gives each notebook its own
-new work folder and an emptied ``/tmp``.
+notebook changed reaches the next one (or the next student), and the grader gives
+each notebook its own new work folder and an emptied ``/tmp``, and kills whatever of
+the sandbox uid is left before each fork. The student's hidden seed comes with each
+request's environment (:mod:`course_lib.checks.seeds` reads it in the child).
 
 Protocol (one ``SOCK_SEQPACKET`` Unix-socket connection per kernel; one JSON message each):
 ``{"op": "fork", "cwd", "env", "argv", "uid", "limits": [[resource, value], ...]}``
-with the two descriptors, answered ``{"pid": N}`` (the pid inside the sandbox);
+with two or three descriptors, answered ``{"pid": N}`` (the pid inside the sandbox);
 ``{"op": "signal", "sig": N}`` signals the kernel's process group; when the kernel
 exits the zygote sends ``{"exit": status}`` (``128 + N`` for a signal, as
 bubblewrap reports it) and closes; a connection the grader closes kills the group.
@@ -48,13 +51,23 @@ import stat
 import sys
 import time
 
-#: What every kernel imports sooner or later (besides course_lib and its checks), imported once in the zygote
-#: (torch._dynamo: the first torch optimiser of a kernel imports it, about 2 s).
+#: What the notebooks' kernels import sooner or later (besides course_lib's checks), imported once in the
+#: zygote (torch._dynamo: the first torch optimiser of a kernel imports it, about 2 s; pyopencl and clang:
+#: notebook 05's first kernel, about 0.3 s; skimage and imageio: notebook 07's images). Only imports: no
+#: thread, device or file is opened here that a fork would share.
 PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "torchvision.datasets",
-           "scipy.special", "scipy.ndimage", "PIL.Image", "tqdm.auto", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "nbformat",
-           "graphviz", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-           "course_lib.notebook", "course_lib.data", "course_lib.dream", "course_lib.figures.plotly_offline",
-           "course_lib.instructor.grading.guard", "course_lib.instructor.grading.verdict")
+           "scipy.special", "scipy.ndimage", "scipy.linalg", "PIL.Image", "PIL.PngImagePlugin", "PIL.JpegImagePlugin",
+           "tqdm.auto", "psutil", "multiprocessing.synchronize",
+           "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "plotly.validator_cache", "plotly.animation",
+           "nbformat", "graphviz", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "ipykernel.debugger",
+           "pyopencl", "clang.cindex", "skimage.data", "skimage.io", "skimage.color", "skimage.exposure",
+           "imageio.v2", "imageio.v3",
+           "course_lib.notebook", "course_lib.engine", "course_lib.toy_data", "course_lib.pieces", "course_lib.data",
+           "course_lib.dream", "course_lib.gpu", "course_lib.gpu.bench", "course_lib.gpu.oclgrind",
+           "course_lib.gpu.worker", "course_lib.figures.plotly_offline", "course_lib.figures.graph",
+           "course_lib.figures.images", "course_lib.figures.style", "course_lib.figures.training",
+           "course_lib.figures.gpu", "course_lib.instructor.grading.guard", "course_lib.instructor.grading.verdict")
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
 
 
@@ -95,8 +108,10 @@ def _become_kernel(request: dict, fds: list[int], keep_out: list[int]) -> None:
         high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        for i, fd in enumerate(high):
+        for i, fd in enumerate(high[:2]):
             os.dup2(fd, 3 + i)  # the guard's pipe at 3, the key's at 4
+        for fd in (1, 2) if len(high) > 2 else ():
+            os.dup2(high[2], fd)  # the student's log
         os.closerange(5, 1 << 16)
         env = dict(request["env"], COURSE_GUARD_FD="3", COURSE_VERDICT_KEY_FD="4")
         os.environ.clear()
@@ -162,7 +177,7 @@ def serve(path: str) -> None:
             else:
                 conn = key.fileobj
                 try:
-                    msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+                    msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
                 except OSError:
                     msg, fds = b"", []
                 pid = conns.get(conn)
@@ -174,7 +189,7 @@ def serve(path: str) -> None:
                         _kill(pid)
                     continue
                 request = json.loads(msg.decode())
-                if request.get("op") == "fork" and pid is None and len(fds) == 2:
+                if request.get("op") == "fork" and pid is None and len(fds) in (2, 3):
                     keep_out = [listener.fileno(), sel.fileno(), *(c.fileno() for c in conns)]
                     child = os.fork()
                     if child == 0:
@@ -251,7 +266,7 @@ class ZygoteKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, socket_path: str, request: dict, fds: tuple[int, int]):
+    def __init__(self, socket_path: str, request: dict, fds: tuple[int, ...]):
         self.returncode: int | None = None
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._conn.connect(socket_path)
@@ -312,10 +327,10 @@ class ZygoteKernel:
 
 
 class Zygote:
-    """One student's zygote, started by the worker (``with Zygote(...) as z``) and stopped,
-    with every kernel it forked, when the block ends.
+    """A slot's zygote, started by its worker (``with Zygote(...) as z``) and stopped, with every
+    kernel it forked, by :meth:`close`.
 
-    ``root`` is this student's scratch folder (each notebook's folder is made in it by the
+    ``root`` is the slot's scratch folder (each notebook's folder is made in it by the
     kernel manager; ``root/tmp`` is the sandbox's ``/tmp``); ``sockets`` the short folder for
     the kernels' sockets; the zygote's own socket is in ``sockets/z``, which only root may open.
     """
@@ -332,7 +347,7 @@ class Zygote:
         from .kernel import scratch_root
 
         self.uid = uid
-        self.root = Path(tempfile.mkdtemp(prefix="course-grade-student-", dir=scratch_root()))
+        self.root = Path(tempfile.mkdtemp(prefix="course-grade-zygote-", dir=scratch_root()))
         self.sockets = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
         atexit.register(self.close)  # also when the worker stops on an error
         os.chmod(self.root, 0o755)
@@ -355,6 +370,15 @@ class Zygote:
 
     def fresh_tmp(self) -> None:
         fresh_tmp(self.root, self.uid)
+
+    def sweep(self) -> None:
+        """Remove every kernel's folder and socket folder still here, empty ``/tmp``: done between
+        two students, so that nothing of one (a kernel that died before its clean-up) meets the next."""
+        for folder, keep in ((self.root, "tmp"), (self.sockets, "z")):
+            for entry in folder.iterdir():
+                if entry.name != keep:
+                    self._rmtree(entry, ignore_errors=True)
+        self.fresh_tmp()
 
     def close(self) -> None:
         if self.proc.poll() is None:
