@@ -222,6 +222,8 @@ def class_time(template: Path, tmp: Path, args) -> int:
         shutil.copytree(blank / "release" / "ps1", blank / "submitted" / f"blank{k:02d}" / "ps1")
     base = [str(BIN / "course-grade"), "submitted", "--jobs", str(args.jobs), "--no-feedback", "--quiet"]
     modes = {"now": [], "before (--fresh-kernels --run-demos)": ["--fresh-kernels", "--run-demos"]}
+    if args.now_only:
+        modes.pop("before (--fresh-kernels --run-demos)")
     for kind, source in (("solved", template), ("blank", blank)):
         for label, extra in modes.items():
             course = tmp / f"class-{kind}-{len(extra)}"
@@ -265,6 +267,7 @@ def main() -> int:
     ap.add_argument("--breakdown", action="store_true", help="where the time of one solved and one blank student goes")
     ap.add_argument("--class", dest="class_time", action="store_true",
                     help="seconds per solved and per blank student, now and as before (issue 23's aims)")
+    ap.add_argument("--now-only", action="store_true", help="with --class: only as it runs now")
     ap.add_argument("--guard-cost", type=int, default=0, metavar="R",
                     help="only the guard's cost: R alternating rounds with and without it")
     args = ap.parse_args()

@@ -21,7 +21,10 @@ function counts).
 from __future__ import annotations
 
 import copy
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -100,14 +103,33 @@ def points(cell: NotebookNode) -> float:
     return float(nbgrader(cell).get("points", 0) or 0) if is_grade(cell) else 0.0
 
 
+_READ: OrderedDict[tuple, NotebookNode] = OrderedDict()  # (path, inode, size, mtime) -> the parsed notebook
+_READ_LOCK = threading.Lock()
+
+
 def read(nb_or_path: NotebookNode | str | Any) -> NotebookNode:
-    """A notebook from a path, or a deep copy of a notebook node."""
+    """A notebook from a path, or a deep copy of a notebook node. Always a fresh node; a file read
+    again unchanged (same inode, size and modification time) is copied, not parsed and validated
+    again (the grader reads each source notebook several times per student)."""
     import nbformat
     from nbformat import NotebookNode
 
     if isinstance(nb_or_path, NotebookNode):
         return copy.deepcopy(nb_or_path)
-    return nbformat.read(str(nb_or_path), as_version=4)
+    path = os.path.abspath(os.fspath(nb_or_path))
+    info = os.stat(path)
+    key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+    with _READ_LOCK:
+        parsed = _READ.get(key)
+        if parsed is not None:
+            _READ.move_to_end(key)
+    if parsed is None:
+        parsed = nbformat.read(path, as_version=4)
+        with _READ_LOCK:
+            _READ[key] = parsed
+            while len(_READ) > 32:
+                _READ.popitem(last=False)
+    return copy.deepcopy(parsed)
 
 
 def source_lines(cell: NotebookNode) -> list[str]:

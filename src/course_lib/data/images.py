@@ -27,12 +27,17 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from .locations import ENV_DATA_DIR, ENV_DATA_ROOT, ENV_OFFLINE, _offline_forced, default_root, find_shared_data
+
 __all__ = [
     "CLASSES",
     "FASHION_CLASSES",
     "MNIST_CLASSES",
     "DataUnavailable",
     "ImageData",
+    "ENV_DATA_DIR",
+    "ENV_DATA_ROOT",
+    "ENV_OFFLINE",
     "default_root",
     "find_shared_data",
     "load_fashion_mnist",
@@ -48,10 +53,6 @@ CLASSES = FASHION_CLASSES
 #: MNIST class names: the digits.
 MNIST_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 
-#: Environment variables the loaders read.
-ENV_OFFLINE = "COURSE_OFFLINE"
-ENV_DATA_DIR = "COURSE_DATA_DIR"
-ENV_DATA_ROOT = "COURSE_DATA_ROOT"
 
 #: Seconds a download may wait on one network read before it counts as offline.
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -96,40 +97,6 @@ class ImageData:
 # --------------------------------------------------------------------------
 # The offline folder
 # --------------------------------------------------------------------------
-def _candidates(start: Path) -> Iterator[Path]:
-    for folder in (start, *start.parents):
-        yield folder / "shared" / "data"
-
-
-def find_shared_data(subdir: str, data_dir: str | os.PathLike | None = None) -> tuple[Path | None, list[Path]]:
-    """The folder holding ``subdir`` (e.g. ``fashion_mnist_2k``), and every place looked at.
-
-    ``data_dir`` (or ``$COURSE_DATA_DIR``) may name the ``shared/data`` folder
-    or the ``subdir`` folder itself; otherwise ``shared/data`` is searched in
-    the working directory and every folder above it, then above this package.
-    """
-    looked: list[Path] = []
-    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR) or None
-    if explicit is not None:
-        base = Path(explicit).expanduser()
-        for folder in (base / subdir, base):
-            looked.append(folder)
-            if folder.name == subdir and folder.is_dir():
-                return folder, looked
-        return None, looked
-    seen = set()
-    for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
-        for shared in _candidates(start):
-            folder = shared / subdir
-            if folder in seen:
-                continue
-            seen.add(folder)
-            looked.append(folder)
-            if folder.is_dir():
-                return folder, looked
-    return None, looked
-
-
 def _npz(path: Path) -> np.ndarray:
     try:
         with np.load(path) as f:
@@ -150,18 +117,6 @@ def _tensors(x: np.ndarray, y: np.ndarray, flatten: bool) -> tuple[torch.Tensor,
 # --------------------------------------------------------------------------
 # The real path
 # --------------------------------------------------------------------------
-def default_root() -> Path:
-    """Where torchvision keeps downloads: ``$COURSE_DATA_ROOT``, else
-    ``~/.cache/course_lib/data`` -- outside the assignment folder, so that the
-    images are downloaded once and never submitted with the notebooks."""
-    env = os.environ.get(ENV_DATA_ROOT, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "course_lib" / "data"
-
-
-def _offline_forced() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _torchvision(name: str, root: Path, download: bool, flatten: bool):
     """Load the full dataset through torchvision; raise on any failure."""
     import torchvision

@@ -32,16 +32,26 @@ from course_lib import nbmeta
 class OverwriteCells(_NbgraderOverwriteCells):
     """Drop-in for ``nbgrader.preprocessors.OverwriteCells`` (same config)."""
 
+    def preprocess(self, nb, resources):
+        self._known = None  # the source notebook's graded and solution cells, read once per notebook
+        return super().preprocess(nb, resources)
+
+    def _source_cells(self) -> tuple[dict, set]:
+        """``({name: graded cell}, {solution cell names})`` of the source notebook in the gradebook."""
+        if self._known is None:
+            try:
+                source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+                self._known = ({c.name: c for c in source_nb.grade_cells}, {c.name for c in source_nb.solution_cells})
+            except MissingEntry:
+                self._known = ({}, set())
+        return self._known
+
     def preprocess_cell(self, cell, resources, cell_index):
         gid = nbmeta.grade_id(cell)
         if gid is not None:
             meta = nbmeta.nbgrader(cell)
-            for flag, find in (("grade", self.gradebook.find_graded_cell),
-                               ("solution", self.gradebook.find_solution_cell)):
-                try:
-                    found = find(gid, self.notebook_id, self.assignment_id)
-                except MissingEntry:
-                    found = None
+            graded, solutions = self._source_cells()
+            for flag, found in (("grade", graded.get(gid)), ("solution", gid if gid in solutions else None)):
                 if bool(meta.get(flag, False)) != (found is not None):
                     self.report_change(gid, flag, found is not None, meta.get(flag, False))
                     meta[flag] = found is not None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 from nbformat import NotebookNode
+
+from course_lib import nbmeta
 
 METADATA_KEY = "course_lib"
 
@@ -30,7 +31,7 @@ def released_version(nb: NotebookNode | Path | str) -> str | None:
     """The version ``nb`` was released with; None when it has no stamp or cannot be read."""
     try:
         if not isinstance(nb, NotebookNode):
-            nb = nbformat.read(str(nb), as_version=4)
+            nb = nbmeta.read(nb)
         version = (nb.metadata.get(METADATA_KEY) or {}).get("version")
     except Exception:  # noqa: BLE001 - a damaged notebook has no version; grading reports the damage
         return None

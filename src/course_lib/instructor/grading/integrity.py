@@ -21,7 +21,6 @@ import os
 import stat
 from pathlib import Path
 
-import nbformat
 
 from course_lib import nbmeta
 
@@ -130,7 +129,7 @@ def gradebook_test_cells(source_dir: Path, url: str, course_id: str, assignment:
     problems: list[str] = []
     with Gradebook(url, course_id) as gb:
         for path in sorted(Path(source_dir).glob("*.ipynb")):
-            nb = nbformat.read(str(path), as_version=4)
+            nb = nbmeta.read(path)
             for cell in nb.cells:
                 if not nbmeta.is_autograded_test(cell):
                     continue

@@ -121,7 +121,14 @@ def _read_only_data() -> list[Path]:
 
 def _prewarm(source_dir: Path) -> None:
     """Train/cache the offline DeepDream classifier once, outside the sandbox
-    (kernels read the cache and cannot write it)."""
+    (kernels read the cache and cannot write it); a cached one is not loaded again here."""
+    import zipfile
+
+    from ...data import default_root
+
+    cache = os.environ.get("COURSE_MODEL_CACHE") or default_root().parent / "models"  # dream.models._cache_dir
+    if zipfile.is_zipfile(Path(cache) / "digit_cnn.pt"):  # torch.save's format: cached already
+        return
     if any("course_lib.dream" in p.read_text(errors="replace") for p in source_dir.glob("*.ipynb")):
         log.info("caching the offline DeepDream classifier (once)")
         from ...dream.models import load_classifier

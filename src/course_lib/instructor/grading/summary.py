@@ -26,7 +26,6 @@ import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 
 from course_lib import nbmeta
 from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
@@ -107,7 +106,7 @@ def notebook_events(name: str, autograded: Path) -> list[str]:
     killed the kernel (with why it died: a signal, an exit status, a limit), ran
     out of memory, or could not start a thread or process (the process limit)."""
     try:
-        nb = nbformat.read(str(autograded), as_version=4)
+        nb = nbmeta.read(autograded)
     except Exception:  # noqa: BLE001 - nothing graded, nothing to report
         return []
     out = []
@@ -144,19 +143,19 @@ def _error_line(cell) -> str:
 def notebook_problems(name: str, source: Path, submitted: Path, autograded: Path,
                       scores: dict[str, float | None], findings: list) -> list[Problem]:
     """The problems of one notebook of one student."""
-    src = nbformat.read(str(source), as_version=4)
+    src = nbmeta.read(source)
     tests = [(nbmeta.grade_id(c), nbmeta.points(c)) for c in src.cells if nbmeta.is_autograded_test(c)]
     if not submitted.is_file():
         return [Problem(name, g, p, 0.0, "missing", "notebook not submitted") for g, p in tests]
     try:
-        sub = nbformat.read(str(submitted), as_version=4)
+        sub = nbmeta.read(submitted)
         present = {nbmeta.grade_id(c) for c in sub.cells}
     except Exception as err:  # noqa: BLE001 - reported as the status
         return [Problem(name, g, p, 0.0, "unreadable", f"{type(err).__name__}") for g, p in tests]
     edited = {f.cell: f.why for f in findings if f.kind.startswith("test-cell")}
     static = [f for f in findings if not f.kind.startswith("test-cell")]
     try:
-        graded = nbformat.read(str(autograded), as_version=4)
+        graded = nbmeta.read(autograded)
     except Exception:  # noqa: BLE001 - grading failed before writing it
         return [Problem(name, g, p, float(scores.get(g) or 0), *(("tampered", edited[g]) if g in edited
                         else ("not graded", "nbgrader could not grade this notebook (see the log)")))

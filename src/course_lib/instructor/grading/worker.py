@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    from . import fast_nbgrader
+
+    fast_nbgrader.install()
     if argv[0] == "--serve":
         return serve(Settings.from_json(argv[1]), int(argv[2]), log)
     settings_json, student, slot = argv[:3]
