@@ -46,3 +46,23 @@ def test_nbgraders_check_still_fails_a_corrupted_notebook_once_installed():
     nb.cells[0].metadata.nbgrader["points"] = "one"
     with pytest.raises(ValidationError, match="metadata may be corrupted"):
         CheckCellMetadata().preprocess(nb, {})
+
+
+def test_gradebooks_share_one_engine_and_still_read_and_write(tmp_path):
+    from nbgrader.api import Gradebook
+
+    from course_lib.instructor.grading import course
+
+    course.alembic_on_path()  # a new gradebook runs alembic
+    fast_nbgrader.install()
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_student("ann")
+        first = gb.engine
+    with Gradebook(url) as gb:  # a closed gradebook's engine serves the next one
+        assert gb.engine is first and [s.id for s in gb.students] == ["ann"]
+        gb.add_student("ben")
+    with Gradebook(f"sqlite:///{tmp_path / 'other.db'}") as gb:
+        assert gb.engine is not first and gb.students == []
+    with Gradebook(url) as gb:
+        assert sorted(s.id for s in gb.students) == ["ann", "ben"]

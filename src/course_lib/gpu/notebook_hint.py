@@ -16,6 +16,7 @@ there the failing test cell is all that counts).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 __all__ = ["hint_for", "install"]
@@ -60,11 +61,8 @@ def install() -> bool:
     not over another custom handler). True if installed."""
     if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("COURSE_GUARD_FD"):   # grading, or its guard
         return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # no IPython imported, no shell: the GPU worker process, a script
+    shell = ipython.get_ipython() if ipython is not None else None
     if shell is None or not hasattr(shell, "set_custom_exc"):
         return False
     if getattr(shell, "custom_exceptions", ()) not in ((), None) and _handler.__name__ not in str(

@@ -7,8 +7,12 @@ most of nbgrader's time outside the kernels. Here the schema is checked once and
 validator per schema is kept; each cell is validated exactly as before and a bad one
 raises the same ``jsonschema.ValidationError``.
 
-Only the grading worker (a trusted process of its own) installs this; the name
-``jsonschema`` is replaced in that one nbgrader module, not in jsonschema.
+Each ``nbgrader.api.Gradebook`` also makes a new SQLAlchemy engine (nine per notebook);
+here one engine per database URL serves them all (its pool is disposed as each gradebook
+closes, as before, and refills on the next).
+
+Only the grading worker (a trusted process of its own) installs this; the names
+``jsonschema`` and ``create_engine`` are replaced in those nbgrader modules only.
 """
 from __future__ import annotations
 
@@ -38,12 +42,34 @@ def _validate_with_cached_validators():
     return validate
 
 
+def _one_engine_per_url():
+    import threading
+
+    import sqlalchemy
+
+    engines: dict[tuple, object] = {}
+    lock = threading.Lock()
+
+    def create_engine(url, **kwargs):
+        key = (str(url), tuple(sorted(kwargs.items())))
+        with lock:
+            if key not in engines:
+                engines[key] = sqlalchemy.create_engine(url, **kwargs)
+            return engines[key]
+
+    create_engine.cached = True
+    return create_engine
+
+
 def install() -> None:
-    """Make nbgrader's cell-metadata checks in this process validate with cached validators."""
+    """Make nbgrader in this process validate cell metadata with cached validators and share one
+    database engine per URL."""
     import jsonschema
+    from nbgrader import api
     from nbgrader.nbgraderformat import common
 
-    if isinstance(common.jsonschema, types.SimpleNamespace):
-        return
-    common.jsonschema = types.SimpleNamespace(validate=_validate_with_cached_validators(),
-                                              ValidationError=jsonschema.ValidationError)
+    if not isinstance(common.jsonschema, types.SimpleNamespace):
+        common.jsonschema = types.SimpleNamespace(validate=_validate_with_cached_validators(),
+                                                  ValidationError=jsonschema.ValidationError)
+    if not getattr(api.create_engine, "cached", False):
+        api.create_engine = _one_engine_per_url()
