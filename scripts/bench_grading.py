@@ -27,7 +27,7 @@ solved students, then on N blank ones (each the notebooks as released), the clas
 time divided by its students, and the floor (the test cells alone, summed); each twice, in
 turns: as it runs (kernels forked from one zygote per student, demonstration cells not run)
 and with ``--fresh-kernels --run-demos`` (every kernel started from nothing, every cell run:
-the grader before issue 23).
+the grader before issue 23). ``--now-only`` skips the second.
 
 ``--guard-cost R`` measures only that cost, on a busy machine too: R rounds of 3
 and 5, in turns ABBA (a change in the machine's load, and the first run of a round
