@@ -2,9 +2,10 @@
 
 One command (:mod:`.cli`) collects submissions (:mod:`.submissions`), makes
 sure the assignment is in the gradebook (:mod:`.course`), and autogrades each
-student in a worker process (:mod:`.worker`) running nbgrader with a guarded
-Execute (:mod:`.execute`) whose kernels are confined in bubblewrap
-(:mod:`.kernel`, :mod:`.sandbox`). After each student the static tamper scan
+student in its slot's worker process (:mod:`.slots`, :mod:`.worker`) running
+nbgrader with a guarded Execute (:mod:`.execute`) whose kernels are forked from
+the slot's zygote (:mod:`.zygote`) and confined in bubblewrap (:mod:`.kernel`,
+:mod:`.sandbox`). After each student the static tamper scan
 (:mod:`course_lib.instructor.tamper`) and the shared-state checks
 (:mod:`.integrity`) run; per-problem statuses (:mod:`.summary`) go into a
 crash-safe journal (:mod:`.journal`); :mod:`.run` ties it together. With

@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
                    help="benchmarks only: kernels without the run-time guard and the signed verdicts (not safe "
                         "for grades)")
     p.add_argument("--fresh-kernels", dest="fork_kernels", action="store_false",
-                   help="start every kernel from nothing instead of forking it from the student's zygote "
+                   help="start every kernel from nothing instead of forking it from the slot's zygote "
                         "(slower; for comparison)")
     p.add_argument("--run-demos", dest="skip_demos", action="store_false",
                    help="also run the demonstration cells (figures, dreams) the source notebooks tag `demo` "

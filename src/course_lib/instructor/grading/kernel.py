@@ -123,7 +123,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     guard = Bool(True, config=True, help="run the kernel behind the run-time guard (guarded_kernel)")
     guard_log = Unicode("", config=True, help="file the guard's findings are appended to")
     hidden_seed = Int(-1, config=True, help="the student's seed for the hidden test calls (-1: none)")
-    zygote = Unicode("", config=True, help="the student's zygote socket: fork kernels from it (.zygote)")
+    zygote = Unicode("", config=True, help="the slot's zygote socket: fork kernels from it (.zygote)")
     zygote_root = Unicode("", config=True, help="the zygote's scratch folder (each kernel's folder goes in it)")
     zygote_sockets = Unicode("", config=True, help="the zygote's socket folder (each kernel's sockets go in it)")
 
@@ -136,7 +136,7 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     @property
     def forked(self) -> bool:
-        """Whether this kernel is forked by the student's zygote (confined and guarded only)."""
+        """Whether this kernel is forked by the slot's zygote (confined and guarded only)."""
         return bool(self.zygote) and self.confine and self.guard
 
     async def _async_pre_start_kernel(self, **kw):
@@ -254,7 +254,7 @@ class ConfinedKernelManager(AsyncKernelManager):
                 self._guard_fds = None
 
     async def _fork(self, kernel_cmd: list[str], env: dict[str, str]) -> None:
-        """Ask the student's zygote for this kernel (:mod:`.zygote`) instead of starting one."""
+        """Ask the slot's zygote for this kernel (:mod:`.zygote`) instead of starting one."""
         from . import zygote
 
         uid = sandbox.UID_BASE + self.slot

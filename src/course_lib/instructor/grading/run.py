@@ -1,8 +1,9 @@
 """Grade a class: collect, autograde in parallel confined workers, check, summarise.
 
-:func:`grade_class` is what ``course-grade`` runs. Each student is graded by a
-worker process (:mod:`.worker`) whose kernels are confined (:mod:`.sandbox`);
-up to ``jobs`` workers run at once, each in its own slot (its own sandbox uid).
+:func:`grade_class` is what ``course-grade`` runs. Each student is graded by the
+worker process of a slot (:mod:`.slots`, :mod:`.worker`; one per slot, kept across
+students) whose kernels are confined (:mod:`.sandbox`); ``jobs`` slots run at once,
+each with its own sandbox uid.
 After each student: the static tamper scan and the test-cell comparison
 (:mod:`..tamper`), the shared-file fingerprints and the gradebook's test cells
 (:mod:`.integrity`), the per-problem statuses (:mod:`.summary`), then the
@@ -61,7 +62,7 @@ class Options:
     db_url: str | None = None
     unconfined: bool = False
     guard: bool = True
-    fork_kernels: bool = True          # kernels forked from one zygote per student (.zygote)
+    fork_kernels: bool = True          # kernels forked from each slot's zygote (.zygote)
     skip_demos: bool = True            # the source notebooks' demonstration cells are not run
     cell_timeout: int | None = None
     notebook_timeout: int = 1800

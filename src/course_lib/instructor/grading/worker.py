@@ -53,7 +53,7 @@ class Settings:
     memory_bytes: int = 6 << 30
     processes: int = 256
     read_only: list[str] = field(default_factory=list)
-    fork_kernels: bool = True  # kernels forked from one zygote per student (.zygote); confined and guarded only
+    fork_kernels: bool = True  # kernels forked from the slot's zygote (.zygote); confined and guarded only
     skip_demos: bool = True    # the source notebooks' demonstration cells are not run (nbmeta.demo_ids)
 
     def to_json(self) -> str:
