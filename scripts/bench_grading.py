@@ -25,7 +25,7 @@ scan and the feedback pages per student.
 ``--class`` measures the aims of issue 23: ``course-grade --jobs J --no-feedback`` on N
 solved students, then on N blank ones (each the notebooks as released), the class's wall
 time divided by its students, and the floor (the test cells alone, summed); each twice, in
-turns: as it runs (kernels forked from one zygote per student, demonstration cells not run)
+turns: as it runs (kernels forked from each slot's zygote, demonstration cells not run)
 and with ``--fresh-kernels --run-demos`` (every kernel started from nothing, every cell run:
 the grader before issue 23). ``--now-only`` skips the second.
 

@@ -53,7 +53,6 @@ CLASSES = FASHION_CLASSES
 #: MNIST class names: the digits.
 MNIST_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 
-
 #: Seconds a download may wait on one network read before it counts as offline.
 DOWNLOAD_TIMEOUT_S = 20.0
 

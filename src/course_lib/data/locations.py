@@ -1,7 +1,8 @@
 """Where the image sets are, without importing torch (``course-grade`` asks before any kernel runs).
 
 ``$COURSE_DATA_DIR`` names the offline ``shared/data`` folder (or one set's folder in it),
-``$COURSE_DATA_ROOT`` where torchvision keeps downloads, ``$COURSE_OFFLINE=1`` forbids downloads.
+``$COURSE_DATA_ROOT`` where torchvision keeps downloads, ``$COURSE_OFFLINE=1`` forbids downloads,
+``$COURSE_MODEL_CACHE`` where DeepDream's offline classifier is cached.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Iterator
 ENV_OFFLINE = "COURSE_OFFLINE"
 ENV_DATA_DIR = "COURSE_DATA_DIR"
 ENV_DATA_ROOT = "COURSE_DATA_ROOT"
+ENV_MODEL_CACHE = "COURSE_MODEL_CACHE"
 
 
 def _candidates(start: Path) -> Iterator[Path]:
@@ -55,6 +57,12 @@ def default_root() -> Path:
     images are downloaded once and never submitted with the notebooks."""
     env = os.environ.get(ENV_DATA_ROOT, "").strip()
     return Path(env).expanduser() if env else Path.home() / ".cache" / "course_lib" / "data"
+
+
+def model_cache() -> Path:
+    """Where trained models are cached: ``$COURSE_MODEL_CACHE``, else ``models/`` beside
+    :func:`default_root`."""
+    return Path(os.environ.get(ENV_MODEL_CACHE, "") or default_root().parent / "models")
 
 
 def _offline_forced() -> bool:

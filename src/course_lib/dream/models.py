@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..data import default_root, load_mnist
+from ..data import load_mnist
+from ..data.locations import model_cache
 
 __all__ = ["Classifier", "DigitCNN", "load_classifier", "train_digit_cnn"]
 
@@ -61,10 +61,6 @@ class DigitCNN(nn.Module):
         return self.head(self.block3(self.block2(self.block1(x))))
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("COURSE_MODEL_CACHE", "") or default_root().parent / "models")
-
-
 def train_digit_cnn(epochs: int = 2, seed: int = 0, data_dir: str | os.PathLike | None = None,
                     verbose: bool = True) -> tuple[DigitCNN, float]:
     """Train :class:`DigitCNN` on MNIST (offline: the 20,000 real digits that ship); (model, test accuracy)."""
@@ -91,7 +87,7 @@ def train_digit_cnn(epochs: int = 2, seed: int = 0, data_dir: str | os.PathLike 
 
 
 def _digit_classifier(verbose: bool) -> Classifier:
-    path = _cache_dir() / "digit_cnn.pt"
+    path = model_cache() / "digit_cnn.pt"
     model = DigitCNN()
     acc = None
     if path.is_file():

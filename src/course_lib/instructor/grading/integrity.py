@@ -21,7 +21,6 @@ import os
 import stat
 from pathlib import Path
 
-
 from course_lib import nbmeta
 
 

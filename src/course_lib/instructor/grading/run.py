@@ -36,7 +36,7 @@ from .. import stamp, tamper
 from . import course as course_mod
 from . import integrity, sandbox, submissions
 from .journal import Journal, fingerprint
-from .slots import SlotWorker, die_with_parent
+from .slots import SlotWorker, die_with_parent, worker_env
 from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
 from .worker import Settings, course_salt
 
@@ -83,7 +83,7 @@ def run_worker(settings: Settings, student: str, slot: int, log_path: Path, time
                env: dict[str, str] | None = None) -> tuple[dict, str]:
     """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
     ``(its JSON result, "")`` or ``({}, why it failed)``."""
-    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "NBGRADER_EXECUTION"}
+    env = worker_env(env)
     with open(log_path, "w") as logfile:
         proc = subprocess.Popen(
             [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
@@ -105,15 +105,15 @@ def run_worker(settings: Settings, student: str, slot: int, log_path: Path, time
 
 def _read_only_data() -> list[Path]:
     """Folders kernels may read, with the environment variables that point at them."""
-    from ...data import ENV_DATA_DIR, default_root, find_shared_data
+    from ...data.locations import (ENV_DATA_DIR, ENV_DATA_ROOT, ENV_MODEL_CACHE, default_root, find_shared_data,
+                                   model_cache)
 
     paths = []
     folder, _ = find_shared_data("fashion_mnist_2k")
     if folder is not None:
         os.environ.setdefault(ENV_DATA_DIR, str(folder.parent))
-    for env, path in ((ENV_DATA_DIR, os.environ.get(ENV_DATA_DIR)), ("COURSE_DATA_ROOT", str(default_root())),
-                      ("COURSE_MODEL_CACHE", os.environ.get("COURSE_MODEL_CACHE")
-                       or str(default_root().parent / "models"))):
+    for env, path in ((ENV_DATA_DIR, os.environ.get(ENV_DATA_DIR)), (ENV_DATA_ROOT, str(default_root())),
+                      (ENV_MODEL_CACHE, str(model_cache()))):
         if path and Path(path).is_dir():
             os.environ[env] = str(Path(path).resolve())
             paths.append(Path(path).resolve())
@@ -125,10 +125,9 @@ def _prewarm(source_dir: Path) -> None:
     (kernels read the cache and cannot write it); a cached one is not loaded again here."""
     import zipfile
 
-    from ...data import default_root
+    from ...data.locations import model_cache
 
-    cache = os.environ.get("COURSE_MODEL_CACHE") or default_root().parent / "models"  # dream.models._cache_dir
-    if zipfile.is_zipfile(Path(cache) / "digit_cnn.pt"):  # torch.save's format: cached already
+    if zipfile.is_zipfile(model_cache() / "digit_cnn.pt"):  # torch.save's format: cached already
         return
     if any("course_lib.dream" in p.read_text(errors="replace") for p in source_dir.glob("*.ipynb")):
         log.info("caching the offline DeepDream classifier (once)")

@@ -42,6 +42,11 @@ def _libc():
 _LIBC = _libc()  # loaded before any fork: a forked child of a threaded process must not dlopen
 
 
+def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """A worker's environment: ``env`` (default: this process's) without ``NBGRADER_EXECUTION``."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k != "NBGRADER_EXECUTION"}
+
+
 def die_with_parent() -> None:
     """Die with the parent (Linux ``PR_SET_PDEATHSIG``; a ``preexec_fn``), so killing
     course-grade kills its workers."""
@@ -52,9 +57,8 @@ def die_with_parent() -> None:
 class SlotWorker:
     """The worker process of sandbox slot ``slot`` (started on first use, see the module)."""
 
-    def __init__(self, settings: Settings, slot: int, cwd: Path, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, settings: Settings, slot: int, cwd: Path, log_path: Path):
         self.settings, self.slot, self.cwd, self.log_path = settings, slot, cwd, log_path
-        self.env = {k: v for k, v in (os.environ if env is None else env).items() if k != "NBGRADER_EXECUTION"}
         self.proc: subprocess.Popen | None = None
         self.graded = 0
         self._buffer = b""
@@ -66,7 +70,7 @@ class SlotWorker:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "course_lib.instructor.grading.worker", "--serve", self.settings.to_json(),
                  str(self.slot)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.cwd,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_env(), cwd=self.cwd,
                 start_new_session=True, preexec_fn=die_with_parent)
         self.graded, self._buffer = 0, b""
         deadline = time.monotonic() + START_TIMEOUT

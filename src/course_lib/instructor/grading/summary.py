@@ -26,7 +26,6 @@ import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 from course_lib import nbmeta
 from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 

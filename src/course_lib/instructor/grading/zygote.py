@@ -35,7 +35,8 @@ request's environment (:mod:`course_lib.checks.seeds` reads it in the child).
 
 Protocol (one ``SOCK_SEQPACKET`` Unix-socket connection per kernel; one JSON message each):
 ``{"op": "fork", "cwd", "env", "argv", "uid", "limits": [[resource, value], ...]}``
-with two or three descriptors, answered ``{"pid": N}`` (the pid inside the sandbox);
+with three descriptors (the guard's pipe, the key's pipe, the log), answered ``{"pid": N}``
+(the pid inside the sandbox);
 ``{"op": "signal", "sig": N}`` signals the kernel's process group; when the kernel
 exits the zygote sends ``{"exit": status}`` (``128 + N`` for a signal, as
 bubblewrap reports it) and closes; a connection the grader closes kills the group.
@@ -63,8 +64,8 @@ PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "tor
            "ipykernel.debugger",
            "pyopencl", "clang.cindex", "skimage.data", "skimage.io", "skimage.color", "skimage.exposure",
            "imageio.v2", "imageio.v3",
-           "course_lib.notebook", "course_lib.engine", "course_lib.toy_data", "course_lib.pieces", "course_lib.data.images",
-           "course_lib.data.saved_mlp",
+           "course_lib.notebook", "course_lib.engine", "course_lib.toy_data", "course_lib.pieces",
+           "course_lib.data.images", "course_lib.data.saved_mlp",
            "course_lib.dream", "course_lib.gpu", "course_lib.gpu.bench", "course_lib.gpu.oclgrind",
            "course_lib.gpu.worker", "course_lib.figures.plotly_offline", "course_lib.figures.graph",
            "course_lib.figures.images", "course_lib.figures.style", "course_lib.figures.training",
@@ -109,10 +110,11 @@ def _become_kernel(request: dict, fds: list[int], keep_out: list[int]) -> None:
         high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        for i, fd in enumerate(high[:2]):
-            os.dup2(fd, 3 + i)  # the guard's pipe at 3, the key's at 4
-        for fd in (1, 2) if len(high) > 2 else ():
-            os.dup2(high[2], fd)  # the student's log
+        guard, key, log = high
+        os.dup2(guard, 3)
+        os.dup2(key, 4)
+        os.dup2(log, 1)  # the student's log, as stdout and stderr
+        os.dup2(log, 2)
         os.closerange(5, 1 << 16)
         env = dict(request["env"], COURSE_GUARD_FD="3", COURSE_VERDICT_KEY_FD="4")
         os.environ.clear()
@@ -190,7 +192,7 @@ def serve(path: str) -> None:
                         _kill(pid)
                     continue
                 request = json.loads(msg.decode())
-                if request.get("op") == "fork" and pid is None and len(fds) in (2, 3):
+                if request.get("op") == "fork" and pid is None and len(fds) == 3:
                     keep_out = [listener.fileno(), sel.fileno(), *(c.fileno() for c in conns)]
                     child = os.fork()
                     if child == 0:
@@ -267,7 +269,7 @@ class ZygoteKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, socket_path: str, request: dict, fds: tuple[int, ...]):
+    def __init__(self, socket_path: str, request: dict, fds: tuple[int, int, int]):
         self.returncode: int | None = None
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._conn.connect(socket_path)
