@@ -20,6 +20,7 @@ the pipe for findings and verdicts, ``COURSE_GUARD_READ`` / ``COURSE_GUARD_WRITE
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pkgutil
@@ -77,6 +78,11 @@ def main() -> None:
     # tracebacks as Python prints them, without IPython's source context around each frame: about 0.5 ms
     # each instead of 15 to 50 (a blank submission raises about 70). Feedback never shows them.
     config.InteractiveShell.xmode = "Plain"
+    # Everything imported so far (torch, plotly, IPython, the checks: about 400,000 objects) leaves the
+    # cyclic collector's generations. A scalar autograd engine allocates half a million objects in a
+    # training loop, and each full collection walked all of these too: notebook 03's training took
+    # twice as long.
+    gc.freeze()
     kernelapp.launch_new_instance(config=config)
 
 
