@@ -61,6 +61,8 @@ _seen = [name for name, there in [
 print("ISOLATION-SEEN:", _seen)
 from course_lib.checks.seeds import hidden_seed as _hidden_seed
 print("ISOLATION-SEED:", _hidden_seed(2026), _os.environ.get("COURSE_HIDDEN_SEED"))
+import gc as _gc
+print("ISOLATION-FROZEN:", _gc.get_freeze_count(), _gc.isenabled())
 """
 
 
@@ -114,6 +116,15 @@ def test_each_student_meets_its_own_hidden_seed(graded, monkeypatch):
         got[student] = seeds.hidden_seed(2026)
     assert got["a_planter"] != got["b_observer"]
     assert _seen(graded, "a_planter", SECOND, "ISOLATION-SEED:") == f"ISOLATION-SEED: {got['a_planter']} None"
+
+
+def test_the_preloaded_objects_are_frozen_out_of_the_collector(graded):
+    """torch, plotly, IPython and the checks (about 400,000 objects) are in gc's permanent
+    generation, so a scalar engine's half a million nodes do not make every full collection
+    walk them too (notebook 03's training took twice as long); the collector is still on."""
+    for student, notebook in (("a_planter", SECOND), ("b_observer", G.NOTEBOOK)):
+        _, count, enabled = _seen(graded, student, notebook, "ISOLATION-FROZEN:").split()
+        assert int(count) > 100_000 and enabled == "True", (student, notebook, count, enabled)
 
 
 def test_the_planter_sees_its_own_plants(graded):

@@ -22,6 +22,8 @@ import json
 import random
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -464,3 +466,23 @@ def test_time_is_bounded(tmp_path):
     elapsed = time.perf_counter() - start
     assert [(p.student_a, p.student_b) for p in found] == [("s00", "s01")], found[:5]
     assert elapsed < 60, f"screening 50 students took {elapsed:.1f} s"
+
+
+def test_copydetect_is_imported_without_pyplot_and_leaves_pyplot_importable():
+    """The screen imports copydetect with a stand-in for matplotlib.pyplot (its detector imports
+    it for plots the screen never draws); the stand-in is gone afterwards, and a pyplot imported
+    before is the one copydetect gets."""
+    code = (
+        "import sys\n"
+        "from course_lib.instructor.grading import similarity\n"
+        "similarity._import_copydetect()\n"
+        "import copydetect.detector as d\n"
+        "print('pyplot' in sys.modules.get('matplotlib.pyplot', sys).__name__, hasattr(d.plt, 'plot'))\n"
+        "import matplotlib.pyplot as plt\n"
+        "print(hasattr(plt, 'plot'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True"], out
+    before = "import matplotlib.pyplot\n" + code
+    out = subprocess.run([sys.executable, "-c", before], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "True"], out

@@ -88,6 +88,8 @@ def nbgrader_config(settings: Settings, student: str, slot: int):
     cfg.Autograde.autograde_preprocessors = [GuardedExecute if s is Execute or s == "nbgrader.preprocessors.Execute"
                                              else s for s in steps]
     cfg.Autograde.create_student = True
+    # the notebook is validated once, after the last step, not after each of the six (invalid still fails)
+    cfg.Exporter.optimistic_validation = True
     ex = cfg.GuardedExecute
     if settings.cell_timeout is not None:
         ex.timeout = settings.cell_timeout
