@@ -139,15 +139,17 @@ def _import_copydetect() -> None:
     at the top for plots this screen never draws (0.75 s of a 2 s screen). A stand-in
     module is in ``sys.modules`` only during the import; pyplot is used as it is when
     something imported it already."""
-    if "copydetect.detector" in sys.modules or "matplotlib.pyplot" in sys.modules:
-        import copydetect  # noqa: F401
-        return
+    import importlib
     import types
+
+    if "copydetect.detector" in sys.modules or "matplotlib.pyplot" in sys.modules:
+        importlib.import_module("copydetect")
+        return
 
     stand_in = types.ModuleType("matplotlib.pyplot", "not imported: copydetect's plots are not used")
     sys.modules["matplotlib.pyplot"] = stand_in
     try:
-        import copydetect  # noqa: F401
+        importlib.import_module("copydetect")
     finally:
         if sys.modules.get("matplotlib.pyplot") is stand_in:
             del sys.modules["matplotlib.pyplot"]
