@@ -156,9 +156,10 @@ def use(name: str = "auto", quiet: bool = False) -> Any:
                 note = f"No CUDA GPU here ({why}). {COLAB_HINT}"
     else:
         chosen = name
-    _active = _make(chosen)
-    if not quiet:
-        print(f"course_lib.gpu: kernels run on the {_active.label}." + (f" {note}" if note else ""))
+    made = _make(chosen)
+    if not quiet:  # the label comes from the backend itself: a CPU backend's worker starts here
+        print(f"course_lib.gpu: kernels run on the {made.label}." + (f" {note}" if note else ""))
+    _active = made
     return _active
 
 

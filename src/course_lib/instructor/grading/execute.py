@@ -47,11 +47,8 @@ from traitlets import Enum, Integer, List, Unicode
 from course_lib import nbmeta
 from . import verdict
 from .kernel import remove_scratch
+from .outcomes import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT
 
-KERNEL_DIED = "KernelDied"
-NOT_RUN = "NotRun"
-OUTPUT_LIMIT = "OutputLimitExceeded"
-TIMEOUT = "CellTimeoutError"
 SKIPPED = "[course-grade: not run at grading: this given cell only shows something (a figure, a printout)]\n"
 
 

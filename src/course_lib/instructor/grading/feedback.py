@@ -34,7 +34,7 @@ import nbformat
 
 from course_lib import nbmeta
 from ..hide_hidden_tests import MIN_SECRET, PLACEHOLDER, redact
-from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
+from .outcomes import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 from .final import NotebookGrade, StudentGrade
 from .late import LatePolicy
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course_lib import nbmeta
-from .execute import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
+from .outcomes import KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMEOUT
 
 STATUSES = ("passed", "failed", "timed out", "crashed", "tampered", "missing cell", "missing", "unreadable",
             "not graded")
