@@ -24,7 +24,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Int, List, Type, Unicode
 
-from . import sandbox
+from . import gpu_cache, sandbox
 
 # Environment variables a kernel keeps from the grader (everything else is dropped:
 # the grader's environment may hold database passwords).
@@ -116,6 +116,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     confine = Bool(True, config=True, help="run the kernel in bubblewrap (else unconfined, same limits)")
     slot = Int(0, config=True, help="worker slot: the sandbox uid is 60000 + slot")
     read_only = List(Unicode(), config=True, help="extra folders the kernel may read (offline data)")
+    gpu_cache = Unicode("", config=True, help="PoCL's cache of the release's kernels, copied into the kernel's home")
     cpu_seconds = Int(sandbox.Limits.cpu_seconds, config=True)
     memory_bytes = Int(sandbox.Limits.memory_bytes, config=True)
     processes = Int(sandbox.Limits.processes, config=True)
@@ -230,6 +231,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         if self.forked:
             return await self._fork(kernel_cmd, env)
         limits = self.limits
+        gpu_cache.seed(self._scratch / "tmp" / "home", self.gpu_cache)
         if self.confine:
             uid = sandbox.UID_BASE + self.slot
             sandbox.chown_tree(self._scratch, uid)
@@ -265,6 +267,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         sandbox.chown_tree(self._scratch, uid)
         sandbox.chown_tree(self._sockets, uid)
         zygote.fresh_tmp(self.zygote_root, uid)
+        gpu_cache.seed(Path(self.zygote_root) / "tmp" / "home", self.gpu_cache, uid)
         module = kernel_cmd.index("course_lib.instructor.grading.guarded_kernel")
         request = {"cwd": str(self._scratch / "work"), "env": env, "uid": uid,
                    "argv": ["guarded_kernel", *kernel_cmd[module + 1:]],

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from ... import __version__
 from .. import stamp, tamper
 from . import course as course_mod
-from . import integrity, sandbox, submissions
+from . import gpu_cache, integrity, sandbox, submissions
 from .journal import Journal, fingerprint
 from .slots import SlotWorker, die_with_parent, worker_env
 from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
@@ -185,6 +185,9 @@ class ClassGrader:
                                + "): restore the gradebook or run `nbgrader generate_assignment --force` first")
         _prewarm(self.source_dir)
         self.read_only = _read_only_data()
+        # compiled while the first students are graded; unconfined kernels could write the cache: none
+        self.gpu_build = gpu_cache.start(self.course / "release" / self.opts.assignment, log) if self.confined \
+            else None
         students, self.rejected = submissions.collect(self.opts.submissions, self.course, self.opts.assignment)
         if self.opts.students:
             students = [s for s in students if s in self.opts.students]
@@ -193,7 +196,7 @@ class ClassGrader:
             guard=self.opts.guard, fork_kernels=self.opts.fork_kernels, skip_demos=self.opts.skip_demos,
             cell_timeout=self.opts.cell_timeout, notebook_timeout=self.opts.notebook_timeout,
             memory_bytes=int(self.opts.memory_gb * (1 << 30)), interrupt_grace=self.opts.interrupt_grace,
-            read_only=[str(p) for p in self.read_only])
+            read_only=[str(p) for p in self.read_only], gpu_cache=str(self.gpu_build.cache) if self.gpu_build else "")
         course_salt(self.settings)  # made here, before any worker reads it
         from .late import load_policy
 
@@ -370,6 +373,8 @@ class ClassGrader:
               + (f", {skipped} already graded (resumed)" if skipped else "") + ", " + self._how(),
               file=sys.stderr, flush=True)
         self._grade_all(todo)
+        if self.gpu_build is not None:
+            self.gpu_build.wait()
         results = [r for r in (self.journal.get(s) for s in students) if r is not None]
         self._recheck(results)
         return results

@@ -53,6 +53,7 @@ class Settings:
     memory_bytes: int = 6 << 30
     processes: int = 256
     read_only: list[str] = field(default_factory=list)
+    gpu_cache: str = ""        # PoCL's cache of the release's kernels, copied into each kernel's home (.gpu_cache)
     fork_kernels: bool = True  # kernels forked from the slot's zygote (.zygote); confined and guarded only
     skip_demos: bool = True    # the source notebooks' demonstration cells are not run (nbmeta.demo_ids)
 
@@ -104,6 +105,7 @@ def nbgrader_config(settings: Settings, student: str, slot: int):
     km.guard = settings.guard
     km.slot = slot
     km.read_only = list(settings.read_only)
+    km.gpu_cache = settings.gpu_cache
     km.cpu_seconds, km.memory_bytes, km.processes = settings.cpu_seconds, settings.memory_bytes, settings.processes
     return cfg
 
