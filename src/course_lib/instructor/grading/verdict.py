@@ -38,6 +38,8 @@ import ast
 import sys
 from dataclasses import dataclass
 
+from .. import safe_ast
+
 EVENT = "course_lib.verdict"
 PREFIX = "VERDICT "
 MISMATCH = "VerdictMismatch"
@@ -140,7 +142,7 @@ def _split(source: str) -> tuple[str, str | None]:
     """``(statements, last expression or None)``: IPython shows the value of a cell's last
     expression (unless a ``;`` ends the cell)."""
     try:
-        tree = ast.parse(source)
+        tree = safe_ast.parse(source)
     except SyntaxError:
         return source, None
     if not tree.body or not isinstance(tree.body[-1], ast.Expr) or source.rstrip().endswith(";"):

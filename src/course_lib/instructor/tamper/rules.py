@@ -5,6 +5,8 @@ import ast
 import builtins as _builtins
 import re
 
+from .. import safe_ast
+
 # --------------------------------------------------------------------------- tables
 
 ENV_PREFIXES = ("COURSE_", "NBGRADER_")
@@ -107,7 +109,7 @@ def _python_source(source: str) -> tuple[str | None, list[tuple[int, str, str]]]
     """The cell's source with IPython magics blanked (None when the cell is not
     Python: a shell or HTML cell magic) and the findings of the magic lines."""
     try:
-        ast.parse(source)
+        safe_ast.parse(source)
         return source, []
     except SyntaxError:
         pass
@@ -163,6 +165,6 @@ def _parse(source: str) -> ast.Module | None:
     if text is None:
         return None
     try:
-        return ast.parse(text)
+        return safe_ast.parse(text)
     except SyntaxError:
         return None

@@ -9,6 +9,7 @@ from nbformat import NotebookNode
 
 from course_lib import nbmeta
 
+from .. import safe_ast
 from .findings import Finding
 from .rules import SUSPICIOUS, _parse, _python_source, _top
 from .scanner import _Names, _Scanner
@@ -96,7 +97,7 @@ def scan_notebook(path_or_node: NotebookNode | str | Path,
         tree = None
         if text is not None:
             try:
-                tree = ast.parse(text)
+                tree = safe_ast.parse(text)
             except SyntaxError as err:
                 hit = next((n for n, line in enumerate(lines, 1) if SUSPICIOUS.search(line)), None)
                 if hit is not None:
