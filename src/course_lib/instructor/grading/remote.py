@@ -8,7 +8,7 @@ version and a digest of its code, nbgrader's version, a digest of
 this worker's checkout differs, or when kernels should be confined and
 cannot be here. Otherwise it stages a private course root (the checkout's
 config, source and release notebooks, the submitted files, the salt), runs
-:mod:`.worker` there (:func:`.run.run_worker`) in one of this process's
+:mod:`.worker` there (:func:`.slots.run_worker`) in one of this process's
 sandbox slots, and returns the worker's result, the autograded files, the
 run-time guard's logs and the log. The gradebook is the shared one in the
 settings (PostgreSQL). Nothing is left on the worker: the staging folder
@@ -228,7 +228,7 @@ def _stage(stage: Path, course: Path, spec: dict) -> None:
 
 def grade_task(spec: dict) -> dict:
     """Grade ``spec["student"]`` on this worker; see the module's docstring."""
-    from .run import run_worker
+    from .slots import run_worker
     from .worker import Settings
 
     started = time.monotonic()

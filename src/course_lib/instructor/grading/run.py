@@ -15,13 +15,11 @@ does the same checks here (:meth:`ClassGrader.check_one`).
 """
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import queue
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +34,7 @@ from .. import stamp, tamper
 from . import course as course_mod
 from . import gpu_cache, integrity, sandbox, submissions
 from .journal import Journal, fingerprint
-from .slots import SlotWorker, die_with_parent, worker_env
+from .slots import SlotWorker, close_all
 from .summary import StudentResult, notebook_events, notebook_problems, table, version_report, write_csv
 from .worker import Settings, course_salt
 
@@ -77,30 +75,6 @@ class Options:
     scheduler: str | None = None       # a Dask scheduler's address: grade on its workers (.distributed)
     worker_course: str | None = None   # the course checkout on the Dask workers (default: the same path)
     retries: int = 1                   # Dask retries of a student whose task raised (a lost worker: allowed-failures)
-
-
-def run_worker(settings: Settings, student: str, slot: int, log_path: Path, timeout: int, cwd: Path,
-               env: dict[str, str] | None = None) -> tuple[dict, str]:
-    """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
-    ``(its JSON result, "")`` or ``({}, why it failed)``."""
-    env = worker_env(env)
-    with open(log_path, "w") as logfile:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
-            stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=cwd, start_new_session=True,
-            preexec_fn=die_with_parent)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return {}, f"grading this student took longer than {timeout} s and was stopped"
-    if proc.returncode != 0:
-        return {}, f"the grader failed (exit {proc.returncode}); see {log_path}"
-    try:
-        return json.loads(out.strip().splitlines()[-1]), ""
-    except (ValueError, IndexError):
-        return {}, "the grader printed no result"
 
 
 def _read_only_data() -> list[Path]:
@@ -144,8 +118,6 @@ class ClassGrader:
         self.state = self.course / "grading" / opts.assignment
         (self.state / "logs").mkdir(parents=True, exist_ok=True)
         self.journal = Journal(self.state / "results")
-        self.url = course_mod.db_url(self.course, opts.db_url)
-        self.course_id = course_mod.course_id(self.course)
         self.lock = threading.Lock()
         self.abort: str | None = None
         self.running: set[str] = set()   # students being graded now
@@ -153,6 +125,29 @@ class ClassGrader:
         self.slot_workers: dict[int, SlotWorker] = {}  # each slot's worker process, kept across students
 
     # ------------------------------------------------------------ set-up
+    @functools.cached_property
+    def url(self) -> str:
+        """The gradebook's URL (reading nbgrader_config.py imports nbgrader: 1 s)."""
+        return course_mod.db_url(self.course, self.opts.db_url)
+
+    @functools.cached_property
+    def course_id(self) -> str:
+        return course_mod.course_id(self.course)
+
+    def _spawn_workers(self) -> None:
+        """Start each slot's worker now: its imports (nbgrader, 1 s) use the core that the parent's
+        own set-up (:meth:`prepare`) leaves idle; it waits for the settings. One per slot that a
+        submission could fill."""
+        if not self.opts.submissions.is_dir():
+            return
+        for slot in range(sum(1 for _ in zip(range(self.opts.jobs), self.opts.submissions.iterdir()))):
+            self.slot_workers[slot] = self._slot_worker(slot)
+            self.slot_workers[slot].spawn()
+
+    def _slot_worker(self, slot: int) -> SlotWorker:
+        return SlotWorker(getattr(self, "settings", None), slot, self.course,
+                          self.state / "workers" / f"slot-{slot}.log")
+
     def _unconfined_why(self) -> str | None:
         """Why kernels cannot be confined (None: they are)."""
         return "--unconfined was given" if self.opts.unconfined else sandbox.probe()
@@ -219,8 +214,8 @@ class ClassGrader:
         with self.lock:
             worker = self.slot_workers.get(slot)
             if worker is None:
-                worker = self.slot_workers[slot] = SlotWorker(self.settings, slot, self.course,
-                                                              self.state / "workers" / f"slot-{slot}.log")
+                worker = self.slot_workers[slot] = self._slot_worker(slot)
+            worker.settings = self.settings
         return worker.grade(student, self.state / "logs" / f"{student}.log", self.student_timeout())
 
     def _scores(self, student: str) -> dict[str, dict[str, float | None]]:
@@ -361,7 +356,12 @@ class ClassGrader:
     def run(self) -> list[StudentResult]:
         if sys.platform.startswith("linux"):
             self._machine_lock()
-        students = self.prepare()
+        self._spawn_workers()
+        try:
+            students = self.prepare()
+        except BaseException:
+            close_all(self.slot_workers.values())
+            raise
         todo = []
         for s in students:
             done = self.journal.get(s)
@@ -423,8 +423,7 @@ class ClassGrader:
                                             + (" FLAGGED" if r.flagged else ""))
                 bar.close()
         finally:
-            for worker in self.slot_workers.values():
-                worker.close()
+            close_all(self.slot_workers.values())
             for left in (self.state / "scratch").iterdir():  # a killed worker's zygote folder
                 shutil.rmtree(left, ignore_errors=True)
 

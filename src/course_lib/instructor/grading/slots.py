@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .worker import READY, RESULT, Settings
@@ -54,38 +55,77 @@ def die_with_parent() -> None:
         _LIBC.prctl(1, signal.SIGKILL)
 
 
-class SlotWorker:
-    """The worker process of sandbox slot ``slot`` (started on first use, see the module)."""
+def run_worker(settings: Settings, student: str, slot: int, log_path: Path, timeout: int, cwd: Path,
+               env: dict[str, str] | None = None) -> tuple[dict, str]:
+    """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
+    ``(its JSON result, "")`` or ``({}, why it failed)``."""
+    env = worker_env(env)
+    with open(log_path, "w") as logfile:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
+            stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=cwd, start_new_session=True,
+            preexec_fn=die_with_parent)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {}, f"grading this student took longer than {timeout} s and was stopped"
+    if proc.returncode != 0:
+        return {}, f"the grader failed (exit {proc.returncode}); see {log_path}"
+    try:
+        return json.loads(out.strip().splitlines()[-1]), ""
+    except (ValueError, IndexError):
+        return {}, "the grader printed no result"
 
-    def __init__(self, settings: Settings, slot: int, cwd: Path, log_path: Path):
+
+class SlotWorker:
+    """The worker process of sandbox slot ``slot`` (see the module). :meth:`spawn` may start it
+    before ``settings`` are known: it imports nbgrader and waits for them; the first
+    :meth:`grade` sends them and waits until the slot's zygote is ready."""
+
+    def __init__(self, settings: Settings | None, slot: int, cwd: Path, log_path: Path):
         self.settings, self.slot, self.cwd, self.log_path = settings, slot, cwd, log_path
         self.proc: subprocess.Popen | None = None
+        self.ready = False  # the settings were sent and the worker said READY
         self.graded = 0
         self._buffer = b""
 
-    def _start(self) -> bool:
-        """Start the worker and wait until it is ready; False if it did not get there."""
+    def spawn(self) -> None:
+        """Start the worker process (it waits for its settings on stdin)."""
+        self.close()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "course_lib.instructor.grading.worker", "--serve", self.settings.to_json(),
-                 str(self.slot)],
+                [sys.executable, "-m", "course_lib.instructor.grading.worker", "--serve", str(self.slot)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_env(), cwd=self.cwd,
                 start_new_session=True, preexec_fn=die_with_parent)
-        self.graded, self._buffer = 0, b""
+        self.ready, self.graded, self._buffer = False, 0, b""
+
+    def _start(self) -> bool:
+        """Send the settings to a spawned worker (a new one unless one waits for them) and wait
+        until it is ready; False if it did not get there."""
+        if self.proc is None or self.proc.poll() is not None or self.ready:
+            self.spawn()
+        try:
+            self.proc.stdin.write((self.settings.to_json() + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.kill()
+            return False
         deadline = time.monotonic() + START_TIMEOUT
         while (line := self._line(deadline)) is not None:
             if line == READY.encode():
+                self.ready = True
                 return True
         self.kill()
         return False
 
     def grade(self, student: str, log_path: Path, timeout: float) -> tuple[dict, str]:
         """Grade ``student`` (its log in ``log_path``): ``(the worker's result, "")`` or
-        ``({}, why it failed)``, as :func:`.run.run_worker`."""
+        ``({}, why it failed)``, as :func:`run_worker`."""
         log_path.write_text("")
-        if self.proc is None or self.proc.poll() is not None or self.graded >= MAX_STUDENTS:
-            self.close()
+        if not self.ready or self.proc is None or self.proc.poll() is not None or self.graded >= MAX_STUDENTS:
             if not self._start():
                 return {}, f"the grader did not start; see {self.log_path}"
         self.graded += 1
@@ -140,14 +180,32 @@ class SlotWorker:
                 pass
             self.proc.wait()
             self.proc = None
+        self.ready = False
+
+    def stop(self) -> None:
+        """Tell the worker to finish (stdin closed: it stops its zygote and exits); :meth:`close` waits."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
 
     def close(self, timeout: float = 30) -> None:
-        """Let the worker finish (stdin closed: it stops its zygote and exits), or kill it."""
+        """Let the worker finish (:meth:`stop`), or kill it."""
         if self.proc is None:
             return
         try:
-            self.proc.stdin.close()
+            self.stop()
             self.proc.wait(timeout=timeout)
         except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
+
+
+def close_all(workers: Iterable[SlotWorker]) -> None:
+    """Every worker stops at once (each stops its zygote), then each is waited for."""
+    workers = list(workers)
+    for worker in workers:
+        worker.stop()
+    for worker in workers:
+        worker.close()

@@ -1,11 +1,12 @@
 """Grade students: the process ``course-grade`` runs in each sandbox slot.
 
     python -m course_lib.instructor.grading.worker SETTINGS_JSON STUDENT SLOT
-    python -m course_lib.instructor.grading.worker --serve SETTINGS_JSON SLOT
+    python -m course_lib.instructor.grading.worker --serve SLOT
 
 The first form grades one student and exits (a Dask task, :mod:`.remote`). The second
-(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader and starts the slot's
-kernel zygote (:mod:`.zygote`) once, then grades each student named on a line of stdin,
+(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader, reads SETTINGS_JSON
+(the first line of stdin) and starts the slot's kernel zygote (:mod:`.zygote`) once, then
+grades each student named on a line of stdin,
 ``{"student": ..., "log": PATH}``, with its log in PATH, and answers one line
 ``RESULT {...}`` on stdout.
 
@@ -267,13 +268,19 @@ def _autograde(settings: Settings, cfg, student: str, good: list[str], log: logg
 READY, RESULT = "READY", "RESULT "
 
 
-def serve(settings: Settings, slot: int, log: logging.Logger) -> int:
-    """Grade the students named on stdin, one JSON line each, until it closes (module docstring).
+def serve(slot: int, log: logging.Logger) -> int:
+    """Read the settings (the first line of stdin: the parent sends them once it is prepared,
+    this process imports nbgrader meanwhile), then grade the students named on stdin, one JSON
+    line each, until it closes (module docstring).
 
     Each student's log (this process's stderr, and each kernel's) is its own file: fd 2 is
     pointed at it for the student. A zygote that died is started again for the next student."""
     from .kernel import remove_scratch
 
+    first = sys.stdin.readline()
+    if not first:
+        return 0  # the parent stopped before it sent them
+    settings = Settings.from_json(first)
     zygote = start_zygote(settings, slot, log)
     print(READY, flush=True)
     try:
@@ -314,7 +321,13 @@ def main(argv: list[str] | None = None) -> int:
 
     fast_nbgrader.install()
     if argv[0] == "--serve":
-        return serve(Settings.from_json(argv[1]), int(argv[2]), log)
+        code = serve(int(argv[1]), log)
+        from .kernel import remove_scratch
+
+        remove_scratch()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # everything is closed and removed; no interpreter teardown (0.2 s)
     settings_json, student, slot = argv[:3]
     result = grade(Settings.from_json(settings_json), student, int(slot), log)
     print(json.dumps(result))
