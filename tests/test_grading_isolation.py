@@ -63,6 +63,7 @@ from course_lib.checks.seeds import hidden_seed as _hidden_seed
 print("ISOLATION-SEED:", _hidden_seed(2026), _os.environ.get("COURSE_HIDDEN_SEED"))
 import gc as _gc
 print("ISOLATION-FROZEN:", _gc.get_freeze_count(), _gc.isenabled())
+print("ISOLATION-ENV:", _os.environ.get("OMP_NUM_THREADS"), _os.environ.get("COURSE_GRADE_SCRATCH"))
 """
 
 
@@ -125,6 +126,17 @@ def test_the_preloaded_objects_are_frozen_out_of_the_collector(graded):
     for student, notebook in (("a_planter", SECOND), ("b_observer", G.NOTEBOOK)):
         _, count, enabled = _seen(graded, student, notebook, "ISOLATION-FROZEN:").split()
         assert int(count) > 100_000 and enabled == "True", (student, notebook, count, enabled)
+
+
+def test_kernels_get_the_environment_the_grader_prepared(graded):
+    """The slot's worker starts before the grader's set-up and is handed its environment with the
+    settings: the kernels get the math threads per slot and the variables it set then."""
+    import os
+
+    threads = str(max(1, (os.cpu_count() or 1) // 1))  # --jobs 1
+    for student, notebook in (("a_planter", SECOND), ("b_observer", G.NOTEBOOK)):
+        _, omp, scratch = _seen(graded, student, notebook, "ISOLATION-ENV:").split()
+        assert omp == threads and scratch == str(graded.resolve() / "grading" / "ps1" / "scratch"), (omp, scratch)
 
 
 def test_the_planter_sees_its_own_plants(graded):

@@ -92,7 +92,7 @@ class SlotWorker:
         self._buffer = b""
 
     def spawn(self) -> None:
-        """Start the worker process (it waits for its settings on stdin)."""
+        """Start the worker process (it waits for its settings and environment on stdin)."""
         self.close()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
@@ -107,8 +107,11 @@ class SlotWorker:
         until it is ready; False if it did not get there."""
         if self.proc is None or self.proc.poll() is not None or self.ready:
             self.spawn()
+        # the environment as it is now: the parent set its part of it (data folders, threads, scratch) in
+        # prepare, after the worker started
+        start = {"settings": json.loads(self.settings.to_json()), "env": worker_env()}
         try:
-            self.proc.stdin.write((self.settings.to_json() + "\n").encode())
+            self.proc.stdin.write((json.dumps(start) + "\n").encode())
             self.proc.stdin.flush()
         except OSError:
             self.kill()

@@ -4,8 +4,8 @@
     python -m course_lib.instructor.grading.worker --serve SLOT
 
 The first form grades one student and exits (a Dask task, :mod:`.remote`). The second
-(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader, reads SETTINGS_JSON
-(the first line of stdin) and starts the slot's kernel zygote (:mod:`.zygote`) once, then
+(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader, reads the settings and
+the environment (the first line of stdin) and starts the slot's kernel zygote (:mod:`.zygote`) once, then
 grades each student named on a line of stdin,
 ``{"student": ..., "log": PATH}``, with its log in PATH, and answers one line
 ``RESULT {...}`` on stdout.
@@ -269,9 +269,9 @@ READY, RESULT = "READY", "RESULT "
 
 
 def serve(slot: int, log: logging.Logger) -> int:
-    """Read the settings (the first line of stdin: the parent sends them once it is prepared,
-    this process imports nbgrader meanwhile), then grade the students named on stdin, one JSON
-    line each, until it closes (module docstring).
+    """Read the settings and the environment (the first line of stdin, ``{"settings", "env"}``:
+    the parent sends them once it is prepared, this process imports nbgrader meanwhile), then
+    grade the students named on stdin, one JSON line each, until it closes (module docstring).
 
     Each student's log (this process's stderr, and each kernel's) is its own file: fd 2 is
     pointed at it for the student. A zygote that died is started again for the next student."""
@@ -280,7 +280,10 @@ def serve(slot: int, log: logging.Logger) -> int:
     first = sys.stdin.readline()
     if not first:
         return 0  # the parent stopped before it sent them
-    settings = Settings.from_json(first)
+    start = json.loads(first)
+    settings = Settings.from_json(json.dumps(start["settings"]))
+    os.environ.clear()
+    os.environ.update(start["env"])  # the parent's, set up after this process started
     zygote = start_zygote(settings, slot, log)
     print(READY, flush=True)
     try:
