@@ -231,7 +231,14 @@ def class_time(template: Path, tmp: Path, args) -> int:
             seconds, proc = timed([*base, *extra], course)
             ok = "ok" if proc.returncode in (0, 1) else f"exit {proc.returncode}: {proc.stderr[-300:]}"
             scores = [json.loads(p.read_text()) for p in sorted((course / "grading" / "ps1" / "results").glob("*.json"))]
-            got = ", ".join(f"{sum(q['score'] for q in r['problems']):g}" for r in scores)
+            totals = [sum(q["score"] for q in r["problems"]) for r in scores]
+            got = ", ".join(f"{t:g}" for t in totals)
+            # a solved class scores full marks, a blank one nothing: anything else is a grading fault
+            want = [sum(q["points"] for q in r["problems"]) if kind == "solved" else 0 for r in scores]
+            if ok == "ok" and (totals != want or len(scores) != args.students):
+                lost = sorted({f"{q['notebook']}/{q['grade_id']}" for r in scores for q in r["problems"]
+                               if (q["score"] != q["points"]) == (kind == "solved")})
+                ok = f"WRONG SCORES ({kind}): {', '.join(lost[:6]) or 'students missing'}"
             print(f"{kind:6s} {label:38s} {seconds:7.1f} s for {args.students} students = "
                   f"{seconds / args.students:5.1f} s per student; floor (test cells) "
                   f"{_floor(course) / args.students:4.1f} s per student; scores {got} [{ok}]", flush=True)
