@@ -105,3 +105,13 @@ def test_no_kernels_no_cache(tmp_path, cache_folder):
     gpu_cache.seed(tmp_path, None)  # nothing to copy: nothing happens
     gpu_cache.seed(tmp_path, tmp_path / "unfinished" / "kcache")
     assert not (tmp_path / ".cache").exists()
+
+
+def test_an_unwritable_cache_folder_costs_only_the_cache(tmp_path, monkeypatch, caplog):
+    """A home the grader cannot write: no cache, a warning, and grading goes on (kernels compile)."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder would go")
+    monkeypatch.setattr(gpu_cache, "folder", lambda: blocked / "gpu-cache")
+    with caplog.at_level(logging.WARNING):
+        assert gpu_cache.start(nbrun.RELEASE_DIR, LOG) is None
+    assert "no compile cache" in caplog.text

@@ -112,13 +112,17 @@ def start(release_dir: Path, log: logging.Logger) -> Build | None:
     build = Build(folder() / digest / "kcache")
     if build.complete.is_file():
         return build
-    shutil.rmtree(build.cache.parent, ignore_errors=True)  # an unfinished one
-    build.cache.mkdir(parents=True)
+    try:
+        shutil.rmtree(build.cache.parent, ignore_errors=True)  # an unfinished one
+        build.cache.mkdir(parents=True)
+        build.proc = subprocess.Popen([sys.executable, "-m", __name__, str(build.cache)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        build.proc.stdin.write(json.dumps(sources))
+        build.proc.stdin.close()
+    except OSError as err:  # a read-only home, say: kernels compile as they did without the cache
+        log.warning("no compile cache for the release's GPU kernels (%s)", err)
+        return None
     log.info("compiling the release's %d GPU kernels into %s (once)", len(sources), build.cache.parent)
-    build.proc = subprocess.Popen([sys.executable, "-m", __name__, str(build.cache)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    build.proc.stdin.write(json.dumps(sources))
-    build.proc.stdin.close()
     return build
 
 
