@@ -33,6 +33,8 @@ from pathlib import Path
 
 from course_lib import nbmeta
 
+from .. import safe_ast
+
 BUILD_TIMEOUT = 300
 
 
@@ -49,7 +51,7 @@ def kernel_sources(release_dir: Path) -> list[str]:
             if cell.cell_type != "code":
                 continue
             try:
-                tree = ast.parse(cell.source)
+                tree = safe_ast.parse(cell.source)
             except SyntaxError:  # magics, or a cell the student must complete
                 continue
             for node in ast.walk(tree):
@@ -58,13 +60,17 @@ def kernel_sources(release_dir: Path) -> list[str]:
     return list(found)
 
 
-def _version() -> str:
+def _versions() -> list[str]:
+    """PoCL's and pyopencl's versions (a new PoCL may read its cache differently)."""
     from importlib import metadata
 
-    try:
-        return metadata.version("pyopencl")
-    except metadata.PackageNotFoundError:
-        return "none"
+    out = []
+    for name in ("pocl-binary-distribution", "pyopencl"):
+        try:
+            out.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name} none")
+    return out
 
 
 def folder() -> Path:
@@ -108,7 +114,7 @@ def start(release_dir: Path, log: logging.Logger) -> Build | None:
     sources = kernel_sources(release_dir)
     if not sources:
         return None
-    digest = hashlib.sha256(json.dumps([sources, _version(), sorted(POCL_ENV.items())]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps([sources, _versions(), sorted(POCL_ENV.items())]).encode()).hexdigest()[:16]
     build = Build(folder() / digest / "kcache")
     if build.complete.is_file():
         return build
