@@ -486,3 +486,20 @@ def test_copydetect_is_imported_without_pyplot_and_leaves_pyplot_importable():
     before = "import matplotlib.pyplot\n" + code
     out = subprocess.run([sys.executable, "-c", before], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True", "True"], out
+
+
+def test_the_release_boilerplate_is_fingerprinted_once_while_the_release_is_unchanged(tmp_path):
+    """course-grade fingerprints the release's code in a thread while it grades (prewarm); the
+    screen at the end reuses it, and a changed release file is fingerprinted again."""
+    release = tmp_path / "release"
+    shutil.copytree(nbrun.RELEASE_DIR, release)
+    similarity._BOILERPLATE.clear()
+    similarity.prewarm(release)
+    first = similarity._boilerplate(release)
+    assert len(similarity._BOILERPLATE) == 1 and first
+    assert similarity._boilerplate(release) is first  # reused, not computed again
+    nb = nbformat.read(str(release / "01_hand_gradients.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("def given_helper(values):\n    return sorted(set(values))[::-1]\n"))
+    nbformat.write(nb, str(release / "01_hand_gradients.ipynb"))
+    again = similarity._boilerplate(release)
+    assert again is not first and again > first

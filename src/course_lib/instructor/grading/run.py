@@ -123,6 +123,7 @@ class ClassGrader:
         self.running: set[str] = set()   # students being graded now
         self.tainted: set[str] = set()   # graded while the gradebook was changed: not to be recorded
         self.slot_workers: dict[int, SlotWorker] = {}  # each slot's worker process, kept across students
+        self.similarity_warm: threading.Thread | None = None
 
     # ------------------------------------------------------------ set-up
     @functools.cached_property
@@ -418,6 +419,7 @@ class ClassGrader:
                 for fut in as_completed(futures):
                     r = fut.result()
                     bar.update(1)
+                    self._warm_similarity()
                     if r is not None:
                         bar.set_postfix_str(f"{r.student}: {r.score:g}/{r.max_score:g}"
                                             + (" FLAGGED" if r.flagged else ""))
@@ -426,6 +428,21 @@ class ClassGrader:
             close_all(self.slot_workers.values())
             for left in (self.state / "scratch").iterdir():  # a killed worker's zygote folder
                 shutil.rmtree(left, ignore_errors=True)
+
+    def _warm_similarity(self) -> None:
+        """Once the first student is back (the workers are warm), import and fingerprint what the
+        similarity screen at the end needs, in a thread (:func:`.similarity.prewarm`)."""
+        if self.similarity_warm is None:
+            from . import similarity
+
+            def warm() -> None:
+                try:
+                    similarity.prewarm(self.course / "release" / self.opts.assignment)
+                except Exception:  # noqa: BLE001 - the screen at the end does it again, and says what failed
+                    pass
+
+            self.similarity_warm = threading.Thread(target=warm, name="similarity-prewarm", daemon=True)
+            self.similarity_warm.start()
 
     def _recheck(self, results: list[StudentResult]) -> None:
         """Grades in the gradebook must still be what was recorded for each student."""
@@ -442,6 +459,8 @@ def _similarity(grader: ClassGrader, results: list[StudentResult]) -> None:
     """The similarity screen over the graded class (for a person; it changes no score)."""
     from . import similarity
 
+    if grader.similarity_warm is not None:
+        grader.similarity_warm.join()
     students = sorted(r.student for r in results)
     try:
         pairs = similarity.screen(grader.course, grader.opts.assignment, students)

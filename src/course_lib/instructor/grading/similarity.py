@@ -155,14 +155,34 @@ def _import_copydetect() -> None:
             del sys.modules["matplotlib.pyplot"]
 
 
-def _boilerplate(release_dir: Path | None) -> set[int]:
-    """Hashes of every k-gram of every code cell of the release notebooks."""
+_BOILERPLATE: dict[tuple, frozenset[int]] = {}  # the release's files (path, size, mtime) -> its hashes
+
+
+def prewarm(release_dir: Path) -> None:
+    """Import copydetect and fingerprint the release's code now: ``course-grade`` does it in a
+    thread while the class is graded, so the screen at the end is that much shorter."""
+    _import_copydetect()
+    _boilerplate(release_dir)
+
+
+def _boilerplate(release_dir: Path | None) -> frozenset[int]:
+    """Hashes of every k-gram of every code cell of the release notebooks (computed once while
+    the release's files are unchanged)."""
+    if release_dir is None or not release_dir.is_dir():
+        return frozenset()
+    paths = sorted(release_dir.glob("*.ipynb"))
+    key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    if key not in _BOILERPLATE:
+        _BOILERPLATE.clear()
+        _BOILERPLATE[key] = frozenset(_release_hashes(paths))
+    return _BOILERPLATE[key]
+
+
+def _release_hashes(paths: Sequence[Path]) -> set[int]:
     from copydetect import CodeFingerprint
 
     hashes: set[int] = set()
-    if release_dir is None or not release_dir.is_dir():
-        return hashes
-    for path in sorted(release_dir.glob("*.ipynb")):
+    for path in paths:
         for cell in _read_cells(path):
             code = _source(cell)
             if cell.get("cell_type") == "code" and code.strip():
@@ -172,7 +192,7 @@ def _boilerplate(release_dir: Path | None) -> set[int]:
 
 
 def _fingerprint(student: str, notebooks: Sequence[tuple[str, list[tuple[str, str]]]],
-                 boilerplate: set[int], cache: dict[str, Any] | None = None) -> _StudentCode:
+                 boilerplate: frozenset[int] | set[int], cache: dict[str, Any] | None = None) -> _StudentCode:
     """One document of the student's cells of all notebooks, each cell fingerprinted on
     its own (no k-gram spans two cells), boilerplate fingerprints dropped. ``cache``
     ({code: CodeFingerprint}) spares tokenising a cell two students have in common."""
