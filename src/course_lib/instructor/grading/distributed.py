@@ -42,6 +42,7 @@ class DaskGrader(ClassGrader):
     """Grades on the Dask cluster at ``opts.scheduler``; checks and records here."""
 
     client = None
+    local_kernels = False  # no compile cache made here: the kernels run on the workers
 
     def __init__(self, opts):
         super().__init__(opts)
@@ -50,6 +51,9 @@ class DaskGrader(ClassGrader):
     # ------------------------------------------------------------ hooks of ClassGrader
     def _machine_lock(self) -> None:
         """No sandbox runs here: each worker process holds its own slot block (:mod:`.remote`)."""
+
+    def _spawn_workers(self) -> None:
+        """None here: the Dask workers grade."""
 
     def _unconfined_why(self) -> str | None:
         return "--unconfined was given" if self.opts.unconfined else None  # each worker confines, or refuses

@@ -111,6 +111,8 @@ def _prewarm(source_dir: Path) -> None:
 
 
 class ClassGrader:
+    local_kernels = True  # the kernels run on this machine (not so for .distributed.DaskGrader)
+
     def __init__(self, opts: Options):
         self.opts = opts
         self.course = opts.course.resolve()
@@ -182,8 +184,8 @@ class ClassGrader:
         _prewarm(self.source_dir)
         self.read_only = _read_only_data()
         # compiled while the first students are graded; unconfined kernels could write the cache: none
-        self.gpu_build = gpu_cache.start(self.course / "release" / self.opts.assignment, log) if self.confined \
-            else None
+        self.gpu_build = gpu_cache.start(self.course / "release" / self.opts.assignment, log) \
+            if self.confined and self.local_kernels else None
         students, self.rejected = submissions.collect(self.opts.submissions, self.course, self.opts.assignment)
         if self.opts.students:
             students = [s for s in students if s in self.opts.students]
