@@ -73,6 +73,11 @@ def _versions() -> list[str]:
     return out
 
 
+def _marker(cache: str | os.PathLike) -> Path:
+    """The file that says the cache folder ``cache`` is complete (written last by :func:`_build`)."""
+    return Path(cache).parent / "complete"
+
+
 def folder() -> Path:
     """Where the caches live: ``gpu-cache/`` beside the data and model caches (one folder per
     release and PoCL version; kernels never see it, they get copies)."""
@@ -91,7 +96,7 @@ class Build:
 
     @property
     def complete(self) -> Path:
-        return self.cache.parent / "complete"
+        return _marker(self.cache)
 
     def wait(self, timeout: float = BUILD_TIMEOUT) -> bool:
         """Wait for the compiling process (killed after ``timeout`` s); whether the cache is complete."""
@@ -135,7 +140,7 @@ def start(release_dir: Path, log: logging.Logger) -> Build | None:
 def seed(home: Path, cache: str | os.PathLike | None, uid: int | None = None) -> None:
     """Copy ``cache`` (:attr:`Build.cache`) into ``home``'s PoCL cache, owned by ``uid``, if it
     is complete."""
-    if not cache or not (Path(cache).parent / "complete").is_file():
+    if not cache or not _marker(cache).is_file():
         return
     base = Path(home) / ".cache"
     shutil.copytree(cache, base / "pocl" / "kcache", dirs_exist_ok=True, symlinks=True)
@@ -159,7 +164,7 @@ def _build(cache: str, sources: list[str]) -> int:
             built += 1
         except GpuError:  # a template that does not compile yet: nothing to cache
             pass
-    (Path(cache).parent / "complete").write_text(f"{built} of {len(sources)} sources compiled\n")
+    _marker(cache).write_text(f"{built} of {len(sources)} sources compiled\n")
     return 0
 
 
