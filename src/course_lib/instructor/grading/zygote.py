@@ -55,14 +55,16 @@ import time
 
 #: What the notebooks' kernels import sooner or later (besides course_lib's checks), imported once in the
 #: zygote (torch._dynamo: the first torch optimiser of a kernel imports it, about 2 s; pyopencl and clang:
-#: notebook 05's first kernel, about 0.3 s; skimage and imageio: notebook 07's images). Only imports: no
+#: notebook 05's first kernel, about 0.3 s; skimage and imageio: notebook 07's images; what ipykernel's start
+#: imports, 10 ms each time). Only imports: no
 #: thread, device or file is opened here that a fork would share.
 PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "torchvision.datasets",
            "scipy.special", "scipy.ndimage", "scipy.linalg", "PIL.Image", "PIL.PngImagePlugin", "PIL.JpegImagePlugin",
            "tqdm.auto", "psutil", "multiprocessing.synchronize",
            "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "plotly.validator_cache", "plotly.animation",
            "nbformat", "graphviz", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-           "ipykernel.debugger",
+           "ipykernel.debugger", "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
+           "IPython.core.logger", "IPython.extensions.storemagic", "tornado.platform.asyncio",
            "pyopencl", "clang.cindex", "skimage.data", "skimage.io", "skimage.color", "skimage.exposure",
            "imageio.v2", "imageio.v3",
            "course_lib.notebook", "course_lib.engine", "course_lib.toy_data", "course_lib.pieces",
@@ -171,7 +173,10 @@ def serve(path: str) -> None:
     conns: dict[socket.socket, int | None] = {}
     while True:
         for key, _ in sel.select(timeout=0.05):
-            if key.data == "stdin":
+            if isinstance(key.data, tuple):  # a kernel exited: reaped below
+                sel.unregister(key.fileobj)
+                os.close(key.fileobj)
+            elif key.data == "stdin":
                 if not os.read(sys.stdin.fileno(), 1 << 10):
                     for pid in children:
                         _kill(pid)
@@ -203,6 +208,7 @@ def serve(path: str) -> None:
                     for fd in fds:
                         os.close(fd)
                     conns[conn], children[child] = child, conn
+                    _watch_exit(sel, child)
                     conn.send(json.dumps({"pid": child}).encode())
                 elif request.get("op") == "signal" and pid is not None:
                     try:
@@ -226,6 +232,16 @@ def serve(path: str) -> None:
                     conn.send(json.dumps({"exit": _status(raw)}).encode())
                 except OSError:
                     pass
+
+
+def _watch_exit(sel: selectors.BaseSelector, pid: int) -> None:
+    """Wake the loop the moment kernel ``pid`` exits (a pidfd, Linux 5.3+), so that its exit is
+    told at once; without one the loop's 50 ms timeout finds it."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return
+    sel.register(fd, selectors.EVENT_READ, ("exit", pid))
 
 
 def _kill(pid: int) -> None:
