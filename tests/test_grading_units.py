@@ -589,7 +589,7 @@ def test_a_reply_whose_wake_up_was_lost_is_still_read(tmp_path, monkeypatch):
     lost = []
 
     async def lossy_get_msg(self, timeout=None):
-        if self.socket.socket_type == zmq.DEALER and (timeout is None or timeout > 2):
+        if self.socket.type == zmq.DEALER and (timeout is None or timeout > 2):
             lost.append(timeout)
             await asyncio.sleep(min(timeout or 30, 30))
             raise Empty
