@@ -11,6 +11,7 @@ gradebook) with the scores of a one-machine run of the same class.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -117,12 +118,20 @@ def _uid_runs(uid: int) -> bool:
     return any(owner == uid and _alive(pid) for pid, (owner, _) in sandbox.processes().items())
 
 
-def _grading(student: str) -> list[tuple[int, int, int]]:
-    """``(pid, parent pid, slot)`` of each running grading worker process of ``student``."""
+def _stages(checkouts: list[Path], student: str) -> dict[int, Path]:
+    """``{slot: its root}`` of the Dask workers' slots whose root holds ``student``'s submission now."""
+    return {int(stage.name.split("-")[1]): stage for c in checkouts
+            for stage in (c / "grading" / "ps1").glob("remote-*/slot-*") if (stage / "submitted" / student).is_dir()}
+
+
+def _grading(checkouts: list[Path], student: str) -> list[tuple[int, int, int]]:
+    """``(pid, parent pid, slot)`` of each slot worker process (``worker --serve SLOT``) grading ``student``."""
+    slots = _stages(checkouts, student)
     out = []
     for pid, (_, ppid) in sandbox.processes().items():
         argv = _argv(pid)
-        if b"course_lib.instructor.grading.worker" in argv and len(argv) >= 3 and argv[-2] == student.encode():
+        if b"course_lib.instructor.grading.worker" in argv and b"--serve" in argv and argv[-1].isdigit() \
+                and int(argv[-1]) in slots:
             out.append((pid, ppid, int(argv[-1])))
     return out
 
@@ -170,10 +179,10 @@ def test_class_graded_on_dask_workers_survives_a_killed_worker(postgres, tmp_pat
         stderr = lambda: (tmp_path / "client.err").read_text()  # noqa: E731
         worker_pids = {w.pid: w for w in cluster.workers}
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not any(p in worker_pids for _, p, _ in _grading("dan")):
+        while time.monotonic() < deadline and not any(p in worker_pids for _, p, _ in _grading(checkouts, "dan")):
             assert client.poll() is None, stderr()[-3000:]
             time.sleep(0.2)
-        victims = [(pid, ppid, slot) for pid, ppid, slot in _grading("dan") if ppid in worker_pids]
+        victims = [(pid, ppid, slot) for pid, ppid, slot in _grading(checkouts, "dan") if ppid in worker_pids]
         assert victims, "dan was never graded on a worker\n" + cluster.logs()
         pid, ppid, slot = victims[0]
         uid = sandbox.UID_BASE + slot
@@ -182,7 +191,7 @@ def test_class_graded_on_dask_workers_survives_a_killed_worker(postgres, tmp_pat
                 time.sleep(0.1)
             assert _uid_runs(uid), "dan's kernel never started"
         time.sleep(2 if CONFINED else 6)  # in dan's sleeping cell, or on the way there
-        assert _alive(pid), "dan's grading ended before the kill"
+        assert _alive(pid) and slot in _stages(checkouts, "dan"), "dan's grading ended before the kill"
         os.kill(ppid, signal.SIGKILL)  # the Dask worker grading dan
         worker_pids[ppid].wait(10)
         gone = time.monotonic() + 20  # its grading process and its confined kernel die with it
@@ -193,6 +202,9 @@ def test_class_graded_on_dask_workers_survives_a_killed_worker(postgres, tmp_pat
 
         client.wait(600)
         assert client.returncode == 0, stderr()[-3000:] + "\n" + cluster.logs()
+        alive = {w.pid for w in cluster.workers if w.poll() is None}
+        assert not [p for p, (_, parent) in sandbox.processes().items() if parent in alive and b"--serve" in _argv(p)
+                    and _alive(p)], "the slots kept warm for the run still run after it"
         assert "on the Dask cluster at" in stderr() and "2 worker(s)" in stderr(), stderr()[-2000:]
 
         # resume works on the client machine as on one: nobody is graded again
@@ -226,11 +238,15 @@ def test_class_graded_on_dask_workers_survives_a_killed_worker(postgres, tmp_pat
         count = db.execute(text("SELECT COUNT(*) FROM submitted_notebook")).scalar()
         assert count == len(STUDENTS)
     engine.dispose()
-    # the workers' checkouts got nothing of the students; the survivor left no staging folder behind
+    # the workers' checkouts got nothing of the students; the survivor left no staging folder behind: its
+    # slots stayed warm across the run's students (one slot worker graded several), then stopped at its end
     for c in checkouts:
         assert not (c / "submitted").exists() and not (c / "autograded").exists(), c
     survivor = checkouts[next(i for i, w in enumerate(cluster.workers) if w.pid != ppid)]
     assert [list(stages.iterdir()) for stages in (survivor / "grading" / "ps1").glob("remote-*")] == [[]]
+    slots = [re.match(r"graded on (.+ \(slot \d+\))", (root / "grading" / "ps1" / "logs" / f"{s}.log").read_text())
+             for s in STUDENTS]
+    assert all(slots) and len({m.group(1) for m in slots}) < len(STUDENTS), slots  # a slot graded two students
 
 
 # ---------------------------------------------------------------- the pieces, without a cluster
@@ -262,3 +278,68 @@ def test_results_and_checkouts_are_checked(tmp_path):
     expect = {**remote.expectations(course, "ps1"), "config and source notebooks": "another checkout"}
     with pytest.raises(RuntimeError, match="differs from the client's .config and source notebooks"):
         remote._prepare(course, {"assignment": "ps1", "expect": expect}, block=None)
+
+
+def test_a_slot_stays_warm_for_one_run_and_stops_when_idle_at_its_end(tmp_path, monkeypatch):
+    from course_lib.instructor.grading import slots
+    from course_lib.instructor.grading.worker import Settings
+
+    made, closed = [], []
+
+    class Worker:  # a SlotWorker that starts nothing
+        def __init__(self, settings, slot, cwd, log_path, env=None):
+            self.slot, self.cwd, self.env = slot, cwd, env
+            made.append(slot)
+
+        def stop(self):
+            pass
+
+        def close(self, timeout=30):
+            closed.append(self.slot)
+
+    class Block:
+        first, last = 300, 301
+        free = [300, 301]
+
+        def stage_root(self, course, assignment):
+            return course / "grading" / assignment / "remote-300-301"
+
+        def take_free(self):
+            out, self.free[:] = list(self.free), []
+            return out
+
+        def give(self, slot):
+            self.free.append(slot)
+
+    course = tmp_path / "course"
+    for folder in ("source_notebooks/ps1", "release/ps1"):
+        (course / folder).mkdir(parents=True)
+        (course / folder / "01.ipynb").write_text("{}")
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    block = Block()
+    monkeypatch.setattr(slots, "SlotWorker", Worker)
+    monkeypatch.setattr(remote, "_warm", {})
+    monkeypatch.setattr(remote, "_block", [block])
+    monkeypatch.setattr(remote, "_ready", {(str(course), "ps1"): []})
+    spec = {"assignment": "ps1", "salt": "s1", "expect": {"course_lib": "1"}}
+    settings = Settings(course="x", assignment="ps1")
+    stage = lambda slot: block.stage_root(course, "ps1") / f"slot-{slot}"  # noqa: E731
+
+    first = remote._slot_worker(300, stage(300), course, spec, settings, {})
+    assert remote._slot_worker(300, stage(300), course, spec, settings, {}) is first  # the same run: kept
+    assert made == [300] and (stage(300) / "release" / "ps1" / "01.ipynb").is_file()
+    assert (stage(300) / "grading" / "ps1" / "hidden_seed_salt").read_text() == "s1"
+    (stage(300) / "submitted" / "ann" / "ps1").mkdir(parents=True)
+    (stage(300) / "grading" / "ps1" / "logs" / "ann.log").write_text("log")
+    remote._clear(stage(300), "ps1")  # a task's end: nothing of its student is left
+    assert not (stage(300) / "submitted").exists() and not list((stage(300) / "grading" / "ps1" / "logs").iterdir())
+
+    other = remote._slot_worker(300, stage(300), course, {**spec, "salt": "s2"}, settings, {})  # another run
+    assert other is not first and closed == [300] and made == [300, 300]
+    assert (stage(300) / "grading" / "ps1" / "hidden_seed_salt").read_text() == "s2"
+    remote._slot_worker(301, stage(301), course, spec, settings, {})
+
+    block.free[:] = [300]  # a task holds slot 301
+    assert remote.close_warm() == 1
+    assert closed == [300, 300] and not stage(300).exists() and stage(301).is_dir()
+    assert list(remote._warm) == [301] and sorted(block.free) == [300]

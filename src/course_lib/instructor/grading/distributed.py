@@ -75,7 +75,16 @@ class DaskGrader(ClassGrader):
             return super().run()
         finally:
             if self.client is not None:
+                self._close_warm()
                 self.client.close()
+
+    def _close_warm(self) -> None:
+        """Every worker stops its idle slots' workers and zygotes, kept warm for this run (:func:`.remote.close_warm`)."""
+        try:
+            self.client.run(remote.close_warm)
+        except Exception as err:  # noqa: BLE001 - a worker gone: its slots went with it
+            log.warning("could not stop the warm slots on every Dask worker (%s: %s); they stop with their "
+                        "worker, or at the next run", type(err).__name__, err)
 
     def _how(self) -> str:
         threads = self.client.nthreads()

@@ -1,4 +1,4 @@
-"""What a Dask worker runs for ``course-grade --scheduler``: one student, in a throw-away folder.
+"""What a Dask worker runs for ``course-grade --scheduler``: one student, in a slot kept warm for the run.
 
 :func:`grade_task` gets the task's spec from :mod:`.distributed`: the run's
 :class:`~.worker.Settings`, the student's submitted files (bytes), the
@@ -6,15 +6,19 @@ course's hidden-seed salt, and what the client grades with (course_lib's
 version and a digest of its code, nbgrader's version, a digest of
 ``nbgrader_config.py`` and the source notebooks). It refuses to grade when
 this worker's checkout differs, or when kernels should be confined and
-cannot be here. Otherwise it stages a private course root (the checkout's
-config, source and release notebooks, the submitted files, the salt), runs
-:mod:`.worker` there (:func:`.slots.run_worker`) in one of this process's
-sandbox slots, and returns the worker's result, the autograded files, the
-run-time guard's logs and the log. The gradebook is the shared one in the
-settings (PostgreSQL). Nothing is left on the worker: the staging folder
-(in the checkout's ``grading/<assignment>/remote-FIRST-LAST/``, where a
-one-machine run keeps its scratch) goes when the task ends, or, after a kill,
-when the next process that takes the block grades there.
+cannot be here. Otherwise it takes one of this process's sandbox slots and
+grades the student there as a one-machine run does (:class:`.slots.SlotWorker`):
+each slot keeps a private course root (the checkout's config, source and
+release notebooks, the salt; in the checkout's ``grading/<assignment>/remote-FIRST-LAST/slot-N/``,
+where a one-machine run keeps its scratch) and its worker process, with nbgrader
+imported and the slot's kernel zygote started, across the tasks of one run,
+instead of starting them for every student (about 4.5 CPU-seconds each). The task
+writes its student's files into the slot's root, and returns the worker's result,
+the autograded files, the run-time guard's logs and the log; nothing of the
+student stays there once the task ends. The gradebook is the shared one in
+the settings (PostgreSQL). When its run ends the client stops every idle slot's
+worker and removes its root (:func:`close_warm`, through ``Client.run``); after a
+kill, the next process that takes the block removes what is left.
 
 The checkout is ``$COURSE_GRADE_COURSE`` on the worker, else the client's
 ``--worker-course``, else the client's own course path.
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import queue
 import shutil
@@ -134,8 +139,9 @@ class SlotBlock:
             raise RuntimeError("no free block of sandbox slots on this host"
                                + (f" (COURSE_GRADE_SLOTS={wanted} is held by another process)" if wanted else ""))
         self._clean()
-        self._free: queue.Queue[int] = queue.Queue()
-        for slot in range(self.first, self.last + 1):
+        # the slot given back last is taken first: its worker and zygote are warm (:func:`_slot_worker`)
+        self._free: queue.LifoQueue[int] = queue.LifoQueue()
+        for slot in range(self.last, self.first - 1, -1):
             self._free.put(slot)
 
     def _clean(self) -> None:
@@ -160,9 +166,19 @@ class SlotBlock:
     def give(self, slot: int) -> None:
         self._free.put(slot)
 
+    def take_free(self) -> list[int]:
+        """Every slot that no task holds now (none is waited for)."""
+        out = []
+        while True:
+            try:
+                out.append(self._free.get_nowait())
+            except queue.Empty:
+                return out
+
 
 _setup_lock = threading.Lock()
 _block: list[SlotBlock] = []
+_warm: dict[int, tuple[str, object]] = {}  # slot -> (the run its root and worker serve, its SlotWorker)
 _ready: dict[tuple[str, str], list[str]] = {}  # (checkout, assignment) -> the read-only folders of its kernels
 
 
@@ -214,21 +230,67 @@ def _prepare(course: Path, spec: dict, block: SlotBlock) -> list[str]:
 
 
 def _stage(stage: Path, course: Path, spec: dict) -> None:
-    """A private course root: the checkout's config, source and release notebooks, the submission."""
-    a, student = spec["assignment"], spec["student"]
+    """A slot's private course root: the checkout's config, source and release notebooks, the salt."""
+    a = spec["assignment"]
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(mode=0o700, parents=True)
     shutil.copy(course / "nbgrader_config.py", stage / "nbgrader_config.py")
     for folder in ("source_notebooks", "release"):
         if (course / folder / a).is_dir():
             shutil.copytree(course / folder / a, stage / folder / a, symlinks=True)
-    write_files(stage / "submitted" / student / a, spec["files"])
     (stage / "grading" / a / "logs").mkdir(parents=True)
     (stage / "grading" / a / "hidden_seed_salt").write_text(spec["salt"], encoding="utf-8")
     (stage / "scratch").mkdir()
 
 
+def _clear(stage: Path, assignment: str) -> None:
+    """Every student's files out of a slot's root: submissions, autograded notebooks, guard logs, logs."""
+    for folder in (stage / "submitted", stage / "autograded", stage / "grading" / assignment / "guard"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for log in (stage / "grading" / assignment / "logs").glob("*.log"):
+        log.unlink(missing_ok=True)
+
+
+def _slot_worker(slot: int, stage: Path, course: Path, spec: dict, settings, env: dict[str, str]):
+    """Slot ``slot``'s worker, kept across this process's tasks while they come from the same run (the same
+    settings, salt and expectations); a task of another run gets a new root and worker."""
+    from .slots import SlotWorker
+
+    run = json.dumps([settings.to_json(), spec["salt"], spec["expect"], str(course)], sort_keys=True)
+    held = _warm.get(slot)
+    if held is not None and held[0] == run:
+        return held[1]
+    if held is not None:
+        held[1].close()
+    _stage(stage, course, spec)
+    worker = SlotWorker(settings, slot, stage, stage / "slot.log", env=env)
+    _warm[slot] = (run, worker)
+    return worker
+
+
+def close_warm() -> int:
+    """Stop the worker (and zygote) of every slot no task holds now, and remove its root; the client runs
+    this on every Dask worker when its run ends. Returns how many workers were stopped."""
+    from .slots import close_all
+
+    if not _block:
+        return 0
+    block = _block[0]
+    slots = block.take_free()
+    try:
+        workers = [held[1] for held in (_warm.pop(slot, None) for slot in slots) if held is not None]
+        close_all(workers)
+        for course, assignment in list(_ready):
+            for slot in slots:
+                shutil.rmtree(block.stage_root(Path(course), assignment) / f"slot-{slot}", ignore_errors=True)
+        return len(workers)
+    finally:
+        for slot in slots:
+            block.give(slot)
+
+
 def grade_task(spec: dict) -> dict:
     """Grade ``spec["student"]`` on this worker; see the module's docstring."""
-    from .slots import run_worker
     from .worker import Settings
 
     started = time.monotonic()
@@ -240,25 +302,26 @@ def grade_task(spec: dict) -> dict:
         raise RuntimeError(f"{socket.gethostname()} cannot confine kernels ({sandbox.probe()}): fix it, or grade "
                            "with --unconfined (trusted submissions only)")
     student, a = spec["student"], spec["assignment"]
-    stage = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=block.stage_root(course, a)))
+    slot = block.take()
+    stage = block.stage_root(course, a) / f"slot-{slot}"
     try:
-        _stage(stage, course, spec)
         settings.course = str(stage)
         env = dict(os.environ, COURSE_GRADE_SCRATCH=str(stage / "scratch"))
         threads = str(max(1, (os.cpu_count() or 1) // _threads()))
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, threads)
+        worker = _slot_worker(slot, stage, course, spec, settings, env)
+        _clear(stage, a)
+        write_files(stage / "submitted" / student / a, spec["files"])
         log_path = stage / "grading" / a / "logs" / f"{student}.log"
-        slot = block.take()
         try:
-            worker, error = run_worker(settings, student, slot, log_path, spec["timeout"], stage, env)
+            result, error = worker.grade(student, log_path, spec["timeout"])
         finally:
             if settings.confine:
                 sandbox.wait_uid_gone(sandbox.UID_BASE + slot)
-            block.give(slot)
         guard = stage / "grading" / a / "guard" / student
         return {
-            "student": student, "worker": worker, "error": error.replace(str(log_path), "{log}"),
+            "student": student, "worker": result, "error": error.replace(str(log_path), "{log}"),
             "autograded": files_of(stage / "autograded" / student / a),
             "guard": {p.stem: p.read_text(errors="replace") for p in sorted(guard.glob("*.log"))},
             "log": log_path.read_text(errors="replace") if log_path.is_file() else "",
@@ -266,4 +329,5 @@ def grade_task(spec: dict) -> dict:
             "seconds": round(time.monotonic() - started, 2),
         }
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        _clear(stage, a)
+        block.give(slot)

@@ -1,8 +1,9 @@
 """One worker process per sandbox slot, kept across the slot's students.
 
 Starting a worker costs its Python, nbgrader and the slot's kernel zygote (torch, every
-check, IPython: about 10 s on a 2-core machine), more than a blank student's notebooks.
-So ``course-grade`` keeps one :class:`SlotWorker` per slot: it starts
+check, IPython: about 4.5 CPU-seconds), more than a blank student's notebooks. So
+``course-grade`` keeps one :class:`SlotWorker` per slot (on this machine, and on each Dask
+worker for the tasks of one run: :mod:`.remote`): it starts
 ``python -m course_lib.instructor.grading.worker --serve`` once and hands it one student
 at a time (:func:`.worker.serve`). Only the kernels run student code, each forked fresh
 from the zygote and killed with everything of the slot's uid before the next one; the
@@ -55,37 +56,15 @@ def die_with_parent() -> None:
         _LIBC.prctl(1, signal.SIGKILL)
 
 
-def run_worker(settings: Settings, student: str, slot: int, log_path: Path, timeout: int, cwd: Path,
-               env: dict[str, str] | None = None) -> tuple[dict, str]:
-    """Run :mod:`.worker` for one student (killed after ``timeout`` s, and with its caller):
-    ``(its JSON result, "")`` or ``({}, why it failed)``."""
-    env = worker_env(env)
-    with open(log_path, "w") as logfile:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.instructor.grading.worker", settings.to_json(), student, str(slot)],
-            stdout=subprocess.PIPE, stderr=logfile, text=True, env=env, cwd=cwd, start_new_session=True,
-            preexec_fn=die_with_parent)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return {}, f"grading this student took longer than {timeout} s and was stopped"
-    if proc.returncode != 0:
-        return {}, f"the grader failed (exit {proc.returncode}); see {log_path}"
-    try:
-        return json.loads(out.strip().splitlines()[-1]), ""
-    except (ValueError, IndexError):
-        return {}, "the grader printed no result"
-
-
 class SlotWorker:
     """The worker process of sandbox slot ``slot`` (see the module). :meth:`spawn` may start it
     before ``settings`` are known: it imports nbgrader and waits for them; the first
     :meth:`grade` sends them and waits until the slot's zygote is ready."""
 
-    def __init__(self, settings: Settings | None, slot: int, cwd: Path, log_path: Path):
+    def __init__(self, settings: Settings | None, slot: int, cwd: Path, log_path: Path,
+                 env: dict[str, str] | None = None):
         self.settings, self.slot, self.cwd, self.log_path = settings, slot, cwd, log_path
+        self.env = env  # the worker's environment (default: this process's, as it is when the worker starts)
         self.proc: subprocess.Popen | None = None
         self.ready = False  # the settings were sent and the worker said READY
         self.graded = 0
@@ -98,7 +77,7 @@ class SlotWorker:
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "course_lib.instructor.grading.worker", "--serve", str(self.slot)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_env(), cwd=self.cwd,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_env(self.env), cwd=self.cwd,
                 start_new_session=True, preexec_fn=die_with_parent)
         self.ready, self.graded, self._buffer = False, 0, b""
 
@@ -109,7 +88,7 @@ class SlotWorker:
             self.spawn()
         # the environment as it is now: the parent set its part of it (data folders, threads, scratch) in
         # prepare, after the worker started
-        start = {"settings": json.loads(self.settings.to_json()), "env": worker_env()}
+        start = {"settings": json.loads(self.settings.to_json()), "env": worker_env(self.env)}
         try:
             self.proc.stdin.write((json.dumps(start) + "\n").encode())
             self.proc.stdin.flush()
@@ -126,7 +105,7 @@ class SlotWorker:
 
     def grade(self, student: str, log_path: Path, timeout: float) -> tuple[dict, str]:
         """Grade ``student`` (its log in ``log_path``): ``(the worker's result, "")`` or
-        ``({}, why it failed)``, as :func:`run_worker`."""
+        ``({}, why it failed)``."""
         log_path.write_text("")
         if not self.ready or self.proc is None or self.proc.poll() is not None or self.graded >= MAX_STUDENTS:
             if not self._start():

@@ -1,10 +1,9 @@
 """Grade students: the process ``course-grade`` runs in each sandbox slot.
 
-    python -m course_lib.instructor.grading.worker SETTINGS_JSON STUDENT SLOT
     python -m course_lib.instructor.grading.worker --serve SLOT
 
-The first form grades one student and exits (a Dask task, :mod:`.remote`). The second
-(:func:`serve`, :class:`.slots.SlotWorker`) stays: it imports nbgrader, reads the settings and
+It is started by :class:`.slots.SlotWorker` (one per sandbox slot, on this machine or on a Dask
+worker: :mod:`.remote`) and stays (:func:`serve`): it imports nbgrader, reads the settings and
 the environment (the first line of stdin) and starts the slot's kernel zygote (:mod:`.zygote`) once, then
 grades each student named on a line of stdin,
 ``{"student": ..., "log": PATH}``, with its log in PATH, and answers one line
@@ -16,10 +15,10 @@ cannot fail the others), with :class:`~.execute.GuardedExecute` in place of
 nbgrader's Execute and every kernel confined by
 :class:`~.kernel.ConfinedKernelManager`; scores a corrupt notebook 0. (Feedback pages are
 written by the trusted parent, :mod:`.feedback`: nbgrader's own would show the
-hidden tests.) The nbgrader log goes to stderr; the last line
-of stdout is a JSON object ``{"corrupt": {notebook: reason}, "failed": [...]}``
-(plus ``"refused": [...]`` when the submission folder held more than regular
-files, which :func:`..submissions.collect` had removed: then nothing is graded).
+hidden tests.) The nbgrader log goes to stderr; each student's ``RESULT`` is a JSON object
+``{"corrupt": {notebook: reason}, "failed": [...]}`` (plus ``"refused": [...]`` when the
+submission folder held more than regular files, which :func:`..submissions.collect` had
+removed: then nothing is graded).
 This process is trusted (it holds the gradebook); only the kernels are not.
 """
 from __future__ import annotations
@@ -323,18 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     from . import fast_nbgrader
 
     fast_nbgrader.install()
-    if argv[0] == "--serve":
-        code = serve(int(argv[1]), log)
-        from .kernel import remove_scratch
+    if len(argv) != 2 or argv[0] != "--serve":
+        print("usage: python -m course_lib.instructor.grading.worker --serve SLOT", file=sys.stderr)
+        return 2
+    code = serve(int(argv[1]), log)
+    from .kernel import remove_scratch
 
-        remove_scratch()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)  # everything is closed and removed; no interpreter teardown (0.2 s)
-    settings_json, student, slot = argv[:3]
-    result = grade(Settings.from_json(settings_json), student, int(slot), log)
-    print(json.dumps(result))
-    return 0
+    remove_scratch()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # everything is closed and removed; no interpreter teardown (0.2 s)
 
 
 if __name__ == "__main__":
