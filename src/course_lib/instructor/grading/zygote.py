@@ -55,9 +55,9 @@ import time
 
 #: What the notebooks' kernels import sooner or later (besides course_lib's checks), imported once in the
 #: zygote (torch._dynamo: the first torch optimiser of a kernel imports it, about 2 s; pyopencl and clang:
-#: notebook 05's first kernel, about 0.3 s; skimage and imageio: notebook 07's images; what ipykernel's start
-#: imports, 10 ms each time). Only imports: no
-#: thread, device or file is opened here that a fork would share.
+#: notebook 05's first kernel, about 0.3 s; skimage and imageio: notebook 07's images; what ipykernel
+#: imports as it starts, 10 ms in every kernel). Only imports: no thread, device or file is opened here
+#: that a fork would share.
 PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "torchvision.datasets",
            "scipy.special", "scipy.ndimage", "scipy.linalg", "PIL.Image", "PIL.PngImagePlugin", "PIL.JpegImagePlugin",
            "tqdm.auto", "psutil", "multiprocessing.synchronize",
