@@ -173,7 +173,7 @@ def serve(path: str) -> None:
     conns: dict[socket.socket, int | None] = {}
     while True:
         for key, _ in sel.select(timeout=0.05):
-            if isinstance(key.data, tuple):  # a kernel exited: reaped below
+            if key.data == "exit":  # a kernel's pidfd: it exited, and is reaped below
                 sel.unregister(key.fileobj)
                 os.close(key.fileobj)
             elif key.data == "stdin":
@@ -241,7 +241,7 @@ def _watch_exit(sel: selectors.BaseSelector, pid: int) -> None:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         return
-    sel.register(fd, selectors.EVENT_READ, ("exit", pid))
+    sel.register(fd, selectors.EVENT_READ, "exit")
 
 
 def _kill(pid: int) -> None:
